@@ -1,0 +1,20 @@
+# Install rules and the package config: find_package(lifeguard) gives lifeguard::lifeguard and
+# whichever optional targets were built (diagnostics, postgres, mysql, prometheus, logging).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS lifeguard EXPORT lifeguard-targets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/lifeguard DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+install(EXPORT lifeguard-targets NAMESPACE lifeguard:: FILE lifeguard-targets.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lifeguard)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/lifeguard-config.cmake.in
+    ${PROJECT_BINARY_DIR}/lifeguard-config.cmake
+    INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lifeguard)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/lifeguard-config-version.cmake
+    COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/lifeguard-config.cmake ${PROJECT_BINARY_DIR}/lifeguard-config-version.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lifeguard)

@@ -1,0 +1,986 @@
+// The pool engine behind basic_pool: slots, the wait queue, the worker and housekeeping.
+//
+// Cost model. Borrowing an idle connection is a CAS on its slot plus a coarse clock read;
+// returning one is a coarse clock read, a release store and a compiler barrier (see
+// fence.hpp). Neither takes the mutex, allocates or makes a system call while nobody waits.
+// The mutex guards the wait queue and the worker's bookkeeping; callers take it only when they
+// must wait, or when a return finds the `gate_` word non-zero (waiters to wake, fairness
+// hand-off, closed pool).
+//
+// Hand-off policy. Waiters are queued FIFO and only the oldest one (the head) may take an idle
+// connection from the queue. Callers that are running and do not wait may take an idle
+// connection first ("barging"), which keeps connections busy instead of parked while a
+// sleeping waiter wakes up (≈ 25 µs here). Barging is bounded: once the head has waited
+// `fair_after` (1 ms), the pool turns fair: nobody barges, and the next connection returned is
+// handed straight to the head. After each such hand-off the pool lets barging resume for at
+// least `fair_interval` (1 ms), so fairness costs one context switch per millisecond rather
+// than one per hand-off, and no waiter waits longer than about queue length × 1 ms beyond the
+// time connections are busy.
+//
+// Lifetime. The engine is heap-allocated and owned by the basic_pool handle; leases point at
+// it. Destroying the handle closes the engine; if leases are still out, the last one returned
+// frees it.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lifeguard/detail/clock.hpp"
+#include "lifeguard/detail/fence.hpp"
+#include "lifeguard/detail/observer_list.hpp"
+#include "lifeguard/detail/return_guard.hpp"
+#include "lifeguard/detail/slot.hpp"
+#include "lifeguard/detail/waiter.hpp"
+#include "lifeguard/driver.hpp"
+#include "lifeguard/errors.hpp"
+#include "lifeguard/observer.hpp"
+#include "lifeguard/options.hpp"
+#include "lifeguard/stats.hpp"
+
+namespace lifeguard {
+
+/// Who runs the pool's background work.
+enum class worker_mode {
+    thread,  ///< a worker thread owned by the pool (production)
+    manual,  ///< nobody: tests call run_worker_once() to do what is due, deterministically
+};
+
+namespace detail {
+
+std::uint64_t next_pool_id() noexcept;
+std::uint64_t lifetime_jitter_seed() noexcept;
+
+// gate_ bits: any set bit sends returns (and, for closed/fair, borrows) to the slow path.
+inline constexpr std::uint32_t gate_closed = 1;
+inline constexpr std::uint32_t gate_fair = 2;       // the head waiter is starving: no barging
+inline constexpr std::uint32_t gate_wake_head = 4;  // the head waiter sleeps: wake it on return
+
+inline constexpr std::int64_t fair_after_ns = 1'000'000;
+inline constexpr std::int64_t fair_interval_ns = 1'000'000;
+inline constexpr std::int64_t backoff_min_ns = 10'000'000;
+inline constexpr std::int64_t backoff_max_ns = 5'000'000'000;
+inline constexpr std::int64_t leap_tolerance_ns = 128'000'000;
+
+inline thread_local std::uint32_t borrow_hint = 0;
+
+/// A timing accumulated with atomics (off the hot path).
+struct atomic_timing {
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::int64_t> total{0};
+    std::atomic<std::int64_t> max{0};
+    void add(std::int64_t ns) noexcept {
+        count.fetch_add(1, std::memory_order_relaxed);
+        total.fetch_add(ns, std::memory_order_relaxed);
+        std::int64_t m = max.load(std::memory_order_relaxed);
+        while (ns > m && !max.compare_exchange_weak(m, ns, std::memory_order_relaxed)) {
+        }
+    }
+    timing_stats get() const noexcept {
+        return {count.load(std::memory_order_relaxed),
+                std::chrono::nanoseconds(total.load(std::memory_order_relaxed)),
+                std::chrono::nanoseconds(max.load(std::memory_order_relaxed))};
+    }
+};
+
+template <driver Driver, pool_clock Clock>
+class pool_core final : public pool_view {
+public:
+    using connection_type = typename Driver::connection_type;
+    using slot_type = slot<connection_type>;
+
+    pool_core(Driver driver, pool_options options, Clock clock, worker_mode mode)
+        : driver_(std::move(driver)),
+          options_(validated(std::move(options))),
+          clock_(std::move(clock)),
+          id_(next_pool_id()),
+          n_(options_.max_size),
+          slots_(new slot_type[n_]),
+          mode_(mode),
+          jitter_state_(lifetime_jitter_seed() ^ id_) {
+        init_asymmetric_fence();
+        for (std::size_t i = 0; i < n_; ++i) slots_[i].index = static_cast<std::uint32_t>(i);
+        last_housekeeping_ = precise_now(clock_);
+        if constexpr (subscribable_clock<Clock>)
+            clock_subscription_ = clock_.subscribe([this] { on_clock_advanced(); });
+        if (mode_ == worker_mode::thread) worker_ = std::thread([this] { worker_loop(); });
+    }
+
+    pool_core(const pool_core&) = delete;
+    pool_core& operator=(const pool_core&) = delete;
+
+    // ------------------------------------------------------------------ borrowing
+
+    /// Finds a connection for `owner` or fails. On success the slot is leased and prepared.
+    slot_type* acquire(owner_id owner, std::string_view label, const std::source_location& site,
+                       std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
+                       std::exception_ptr* exception) {
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (obs) [[unlikely]]
+            obs->on_acquire_start(*this, owner, site);
+        std::int64_t started = 0;  // precise start, read only if we validate or wait
+        if ((gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) == 0) [[likely]] {
+            if (slot_type* s = borrow_idle(owner, site, started)) {
+                if (obs) [[unlikely]]
+                    obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+                return s;
+            }
+        }
+        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception);
+    }
+
+    /// Borrows an idle connection if one is ready now; never waits.
+    slot_type* try_acquire(owner_id owner, const std::source_location& site) {
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (obs) obs->on_acquire_start(*this, owner, site);
+        if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
+        std::int64_t started = 0;
+        slot_type* s = borrow_idle(owner, site, started);
+        if (s && obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+        if (!s) request_work();
+        return s;
+    }
+
+    // ------------------------------------------------------------------ returning
+
+    void release(slot_type& s, bool invalidated) noexcept {
+        const std::int64_t now = coarse_now(clock_);
+        const std::int64_t held = std::max<std::int64_t>(0, now - s.acquired_at.load(std::memory_order_relaxed));
+        s.usage_count.add(1);
+        s.usage_total_ns.add(static_cast<std::uint64_t>(held));
+        s.usage_max_ns.raise_to(static_cast<std::uint64_t>(held));
+        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) [[unlikely]]
+            obs->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
+
+        return_scope announce(this);
+        std::optional<close_reason> retire_for;
+        if (invalidated || !driver_.reset(*s.connection))
+            retire_for = close_reason::broken;
+        else if (now >= s.expires_at)
+            retire_for = close_reason::lifetime;
+        else if (s.generation < evict_generation_.load(std::memory_order_relaxed))
+            retire_for = close_reason::evicted;
+        if (retire_for) [[unlikely]] {
+            retire(s, *retire_for);
+            return;
+        }
+        s.last_used.store(now, std::memory_order_relaxed);
+        s.state.store(slot_idle, std::memory_order_release);
+        light_fence();
+        if (gate_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            after_return_slow();
+    }
+
+    // ------------------------------------------------------------------ control
+
+    void close() {
+        std::unique_lock lock(mutex_);
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) return;
+        gate_.fetch_or(gate_closed, std::memory_order_seq_cst);
+        lock.unlock();
+        heavy_fence();
+        lock.lock();
+        while (waiter* w = queue_.head()) fail_locked(*w, make_error_code(errc::pool_closed), nullptr);
+        for (std::size_t i = 0; i < n_; ++i) {
+            std::uint32_t expected = slot_idle;
+            if (slots_[i].state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire))
+                close_queue_.push_back({&slots_[i], close_reason::shutdown});
+        }
+        worker_cv_.notify_all();
+    }
+
+    void soft_evict() {
+        evict_generation_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(mutex_);
+        retire_idle_locked([](const slot_type&) { return true; }, close_reason::evicted);
+        worker_cv_.notify_all();
+    }
+
+    /// Called by the handle's destructor. Returns true when the caller must delete `this`
+    /// now; false when outstanding leases will (the last one returned deletes it).
+    bool shut_down() {
+        {
+            std::lock_guard lock(mutex_);
+            observer_.store(nullptr, std::memory_order_release);
+        }
+        for (auto& o : observers_.all()) o->on_detach(*this);
+        close();
+        if constexpr (subscribable_clock<Clock>) clock_.unsubscribe(clock_subscription_);
+        {
+            std::unique_lock lock(mutex_);
+            worker_stop_ = true;
+            worker_cv_.notify_all();
+        }
+        if (worker_.joinable()) worker_.join();
+        std::unique_lock lock(mutex_);
+        drain_close_queue(lock);
+        waiters_gone_.wait(lock, [&] { return queue_.empty() && active_waiters_ == 0; });
+        // Any slot still leased now is an outstanding lease; returns in flight announce
+        // themselves and are waited for before deciding who frees the engine.
+        lock.unlock();
+        wait_for_returns(this);
+        lock.lock();
+        handle_alive_ = false;
+        drain_close_queue(lock);
+        return claim_deletion_locked();
+    }
+
+    void add_observer(std::shared_ptr<pool_observer> o) {
+        if (!o) return;
+        pool_observer* raw = o.get();
+        {
+            std::lock_guard lock(mutex_);
+            observer_.store(observers_.add(std::move(o)), std::memory_order_release);
+        }
+        raw->on_attach(*this);
+    }
+
+    /// worker_mode::manual: does everything that is due now, synchronously, on this thread.
+    void run_worker_once() {
+        assert(mode_ == worker_mode::manual);
+        std::unique_lock lock(mutex_);
+        while (worker_step(lock)) {
+        }
+    }
+
+    std::shared_ptr<const pool_diagnostics> last_failure() const {
+        std::lock_guard lock(mutex_);
+        return last_failure_;
+    }
+
+    Driver& driver() noexcept { return driver_; }
+    const Clock& clock() const noexcept { return clock_; }
+
+    // ------------------------------------------------------------------ pool_view
+
+    std::uint64_t id() const noexcept override { return id_; }
+    const std::string& name() const noexcept override { return options_.name; }
+    const pool_options& options() const noexcept override { return options_; }
+    std::chrono::nanoseconds now() const noexcept override {
+        return std::chrono::nanoseconds(precise_now(clock_));
+    }
+    std::string target() const override { return describe_target(driver_); }
+
+    pool_stats stats() const noexcept override {
+        pool_stats st;
+        std::uint64_t usage_max = 0;
+        for (std::size_t i = 0; i < n_; ++i) {
+            const slot_type& s = slots_[i];
+            switch (s.state.load(std::memory_order_relaxed)) {
+            case slot_idle: ++st.idle; break;
+            case slot_leased: ++st.active; break;
+            case slot_reserved: ++st.total; break;
+            case slot_creating: ++st.creating; break;
+            default: break;
+            }
+            st.acquired += s.acquired.get();
+            st.usage.count += s.usage_count.get();
+            st.usage.total += std::chrono::nanoseconds(s.usage_total_ns.get());
+            usage_max = std::max(usage_max, s.usage_max_ns.get());
+        }
+        st.usage.max = std::chrono::nanoseconds(usage_max);
+        st.total += st.idle + st.active;
+        st.pending = waiting_.load(std::memory_order_relaxed);
+        st.max = options_.max_size;
+        st.min = options_.min_idle;
+        st.timeouts = timeouts_.load(std::memory_order_relaxed);
+        st.rejected = rejected_.load(std::memory_order_relaxed);
+        st.created = created_.load(std::memory_order_relaxed);
+        st.connect_failures = connect_failures_.load(std::memory_order_relaxed);
+        for (std::size_t r = 0; r < close_reason_count; ++r) st.closed[r] = closed_[r].load(std::memory_order_relaxed);
+        st.leaks = leaks_.load(std::memory_order_relaxed);
+        st.deadlocks = deadlocks_.load(std::memory_order_relaxed);
+        st.nested_acquisitions = nested_.load(std::memory_order_relaxed);
+        st.acquire_wait = acquire_wait_.get();
+        st.acquire_wait.count = st.acquired;  // acquires that did not wait count as zero
+        st.creation = creation_.get();
+        return st;
+    }
+
+    std::vector<holder_info> holders() const override {
+        std::vector<holder_info> out;
+        const std::int64_t now = coarse_now(clock_);
+        for (std::size_t i = 0; i < n_; ++i) {
+            const slot_type& s = slots_[i];
+            if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
+            const owner_id o = s.owner.load(std::memory_order_relaxed);
+            if (o == 0) continue;  // being handed over
+            out.push_back({o, {}, s.site.load(std::memory_order_relaxed),
+                           std::chrono::nanoseconds(std::max<std::int64_t>(0, now - s.acquired_at.load(std::memory_order_relaxed)))});
+        }
+        return out;
+    }
+
+    std::vector<wait_info> waiters() const override {
+        std::vector<wait_info> out;
+        std::lock_guard lock(mutex_);
+        queue_.for_each([&](const waiter& w) {
+            out.push_back({w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+        });
+        return out;
+    }
+
+    bool has_room() const noexcept override {
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
+        std::size_t open = 0;
+        for (std::size_t i = 0; i < n_; ++i) {
+            switch (slots_[i].state.load(std::memory_order_relaxed)) {
+            case slot_idle:
+            case slot_creating: return true;
+            case slot_empty: break;
+            default: ++open; break;
+            }
+        }
+        return open < n_;
+    }
+
+    bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
+        std::lock_guard lock(mutex_);
+        for (waiter* w = queue_.head(); w; w = w->next) {
+            if (w->owner == owner) {
+                fail_locked(*w, ec, std::move(ex));
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void count_deadlock() noexcept override { deadlocks_.fetch_add(1, std::memory_order_relaxed); }
+    void count_nested_acquisition() noexcept override { nested_.fetch_add(1, std::memory_order_relaxed); }
+
+    lease_info lease_info_of(const slot_type& s) const noexcept {
+        return {(std::uint64_t{s.index} << 40) | s.lease_seq.load(std::memory_order_relaxed),
+                s.owner.load(std::memory_order_relaxed), s.site.load(std::memory_order_relaxed),
+                std::chrono::nanoseconds(s.acquired_at.load(std::memory_order_relaxed))};
+    }
+
+private:
+    struct close_job {
+        slot_type* slot;
+        close_reason why;
+    };
+
+    // ------------------------------------------------------------------ borrow internals
+
+    slot_type* borrow_idle(owner_id owner, const std::source_location& site, std::int64_t& started) {
+        std::uint32_t i = borrow_hint;
+        if (i >= n_) i = 0;
+        for (std::size_t tried = 0; tried < n_; ++tried) {
+            slot_type& s = slots_[i];
+            if (++i == n_) i = 0;
+            if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
+            std::uint32_t expected = slot_idle;
+            if (!s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire,
+                                                 std::memory_order_relaxed))
+                continue;
+            if (prepare(s, owner, site, started)) {
+                borrow_hint = s.index;
+                return &s;
+            }
+        }
+        return nullptr;
+    }
+
+    /// Checks a slot just claimed for lending (lifetime, eviction, validation when idle past
+    /// the bypass window) and stamps the lease. False when it was retired instead.
+    bool prepare(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started) {
+        std::int64_t now = coarse_now(clock_);
+        if (now >= s.expires_at) [[unlikely]] {
+            retire(s, close_reason::lifetime);
+            return false;
+        }
+        if (s.generation < evict_generation_.load(std::memory_order_relaxed)) [[unlikely]] {
+            retire(s, close_reason::evicted);
+            return false;
+        }
+        const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed),
+                                            s.last_checked.load(std::memory_order_relaxed));
+        if (now - fresh > bypass_ns_) [[unlikely]] {
+            if (started == 0) started = precise_now(clock_);
+            if (!driver_.is_valid(*s.connection, options_.validation_timeout)) {
+                retire(s, close_reason::broken);
+                return false;
+            }
+            now = coarse_now(clock_);
+            s.last_checked.store(now, std::memory_order_relaxed);
+        }
+        s.owner.store(owner, std::memory_order_relaxed);
+        s.site.store(site, std::memory_order_relaxed);
+        s.acquired_at.store(now, std::memory_order_relaxed);
+        s.lease_seq.store(s.lease_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        s.acquired.add(1);
+        return true;
+    }
+
+    /// Claims an idle slot for the head waiter (mutex held).
+    slot_type* claim_idle_locked() noexcept {
+        for (std::size_t i = 0; i < n_; ++i) {
+            slot_type& s = slots_[i];
+            std::uint32_t expected = slot_idle;
+            if (s.state.load(std::memory_order_relaxed) == slot_idle &&
+                s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire))
+                return &s;
+        }
+        return nullptr;
+    }
+
+    slot_type* acquire_waiting(owner_id owner, std::string_view label, const std::source_location& site,
+                               std::int64_t started, std::error_code& ec,
+                               std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
+        if (started == 0) started = precise_now(clock_);
+        const std::int64_t deadline = started + to_ns(options_.acquire_timeout);
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        for (;;) {
+            waiter w;
+            w.owner = owner;
+            w.owner_label = label;
+            w.site = site;
+            w.since = started;
+            w.deadline = deadline;
+            errc failed{};
+            slot_type* s = wait_in_queue(w, obs, failed);
+            if (s) {
+                if (!prepare(*s, owner, site, started)) continue;  // broken: retry in the time left
+                const std::int64_t waited = precise_now(clock_) - started;
+                acquire_wait_.add(waited);
+                if (obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
+                ec.clear();
+                return s;
+            }
+            ec = w.failure ? w.failure : make_error_code(failed);
+            auto d = std::make_shared<pool_diagnostics>(diagnose(ec, owner, site, started));
+            if (obs) obs->on_acquire_failed(*this, *d);
+            if (exception) *exception = w.failure_exception;
+            {
+                std::lock_guard lock(mutex_);
+                last_failure_ = d;
+            }
+            if (diagnostics) *diagnostics = std::move(d);
+            return nullptr;
+        }
+    }
+
+    /// Queues `w` and waits until it is handed or claims a slot (returned, leased), or fails.
+    slot_type* wait_in_queue(waiter& w, pool_observer* obs, errc& failed) {
+        std::unique_lock lock(mutex_);
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+            failed = errc::pool_closed;
+            return nullptr;
+        }
+        if (queue_.size() >= options_.max_pending) {
+            rejected_.fetch_add(1, std::memory_order_relaxed);
+            failed = errc::pending_limit;
+            return nullptr;
+        }
+        queue_.push_back(w);
+        waiting_.store(queue_.size(), std::memory_order_relaxed);
+        ++active_waiters_;
+        request_work_locked();
+        bool announced_block = false;
+        slot_type* got = nullptr;
+        for (;;) {
+            if (w.handed) {
+                got = static_cast<slot_type*>(w.handed);
+                break;
+            }
+            if (w.failure) break;
+            if (queue_.head() == &w) {
+                got = claim_idle_locked();
+                if (!got) {
+                    // Ask returners to wake us, then look once more (store-fence-load pairs
+                    // with release(): either we see their slot or they see our flag).
+                    gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
+                    lock.unlock();
+                    heavy_fence();
+                    lock.lock();
+                    if (w.handed || w.failure) continue;
+                    if (queue_.head() == &w) got = claim_idle_locked();
+                }
+                if (got) {
+                    leave_queue_locked(w);
+                    break;
+                }
+            }
+            if (!announced_block && obs) {
+                announced_block = true;
+                lock.unlock();
+                obs->on_block(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+                lock.lock();
+                continue;
+            }
+            const std::int64_t now = precise_now(clock_);
+            if (now >= w.deadline) {
+                leave_queue_locked(w);
+                timeouts_.fetch_add(1, std::memory_order_relaxed);
+                failed = errc::timeout;
+                break;
+            }
+            std::int64_t wake_at = w.deadline;
+            if (queue_.head() == &w && !(gate_.load(std::memory_order_relaxed) & gate_fair)) {
+                const std::int64_t starve_at = std::max(w.since + fair_after_ns, last_fair_handoff_ + fair_interval_ns);
+                if (now >= starve_at)
+                    gate_.fetch_or(gate_fair, std::memory_order_relaxed);
+                else
+                    wake_at = std::min(wake_at, starve_at);
+            }
+            detail::wait_until(clock_, w.cv, lock, wake_at);
+        }
+        if (announced_block && obs) {
+            lock.unlock();
+            obs->on_unblock(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+            lock.lock();
+        }
+        if (--active_waiters_ == 0 && queue_.empty()) waiters_gone_.notify_all();
+        return got;
+    }
+
+    /// Removes `w` from the queue; wakes the new head so it can act as head.
+    void leave_queue_locked(waiter& w) noexcept {
+        const bool was_head = queue_.head() == &w;
+        queue_.remove(w);
+        waiting_.store(queue_.size(), std::memory_order_relaxed);
+        if (queue_.empty()) {
+            gate_.fetch_and(~(gate_fair | gate_wake_head), std::memory_order_relaxed);
+        } else if (was_head) {
+            gate_.fetch_and(~gate_fair, std::memory_order_relaxed);
+            queue_.head()->wake();
+        }
+    }
+
+    void hand_locked(waiter& w, slot_type& s) noexcept {
+        s.owner.store(0, std::memory_order_relaxed);
+        w.handed = &s;
+        leave_queue_locked(w);
+        w.wake();
+    }
+
+    void fail_locked(waiter& w, std::error_code ec, std::exception_ptr ex) noexcept {
+        w.failure = ec;
+        w.failure_exception = std::move(ex);
+        leave_queue_locked(w);
+        w.wake();
+    }
+
+    /// A return published an idle slot and then saw the gate set.
+    void after_return_slow() {
+        std::unique_lock lock(mutex_);
+        const std::uint32_t g = gate_.load(std::memory_order_relaxed);
+        if (g & gate_closed) {
+            retire_idle_locked([](const slot_type&) { return true; }, close_reason::shutdown);
+            if (!handle_alive_) return finish_orphan(lock);
+            worker_cv_.notify_all();
+            return;
+        }
+        serve_head_locked();
+    }
+
+    /// Gives idle connections to the head waiter: directly when the pool is fair, else by
+    /// waking it when it asked to be woken.
+    void serve_head_locked() noexcept {
+        waiter* head = queue_.head();
+        if (!head) return;
+        const std::uint32_t g = gate_.load(std::memory_order_relaxed);
+        if (g & gate_fair) {
+            if (slot_type* s = claim_idle_locked()) {
+                last_fair_handoff_ = precise_now(clock_);
+                hand_locked(*head, *s);
+            }
+        } else if (g & gate_wake_head) {
+            gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
+            head->wake();
+        }
+    }
+
+    // ------------------------------------------------------------------ retiring
+
+    /// Takes `s` (owned by the caller: leased, reserved or just claimed) out of service and
+    /// queues its connection to be closed by the worker.
+    void retire(slot_type& s, close_reason why) noexcept {
+        std::unique_lock lock(mutex_);
+        s.state.store(slot_reserved, std::memory_order_relaxed);
+        close_queue_.push_back({&s, why});
+        if (!handle_alive_) return finish_orphan(lock);
+        request_work_locked();
+    }
+
+    /// The pool handle is gone and its worker with it: close what was queued here, and free
+    /// the engine once the last lease is back.
+    void finish_orphan(std::unique_lock<std::mutex>& lock) noexcept {
+        drain_close_queue(lock);
+        if (!claim_deletion_locked()) return;
+        lock.unlock();
+        delete this;
+    }
+
+    /// True exactly once: when no lease is out, nothing is being closed and the handle is gone.
+    bool claim_deletion_locked() noexcept {
+        if (handle_alive_ || deletion_claimed_ || draining_ != 0 || !close_queue_.empty()) return false;
+        if (count_state(slot_leased) != 0 || count_state(slot_reserved) != 0) return false;
+        deletion_claimed_ = true;
+        return true;
+    }
+
+    template <class Pred>
+    void retire_idle_locked(Pred&& pred, close_reason why) {
+        for (std::size_t i = 0; i < n_; ++i) {
+            slot_type& s = slots_[i];
+            if (s.state.load(std::memory_order_relaxed) != slot_idle || !pred(s)) continue;
+            std::uint32_t expected = slot_idle;
+            if (s.state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire))
+                close_queue_.push_back({&s, why});
+        }
+    }
+
+    void close_connection(slot_type& s, close_reason why) noexcept {
+        driver_.close(*s.connection);
+        s.connection.reset();
+        closed_[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
+        s.state.store(slot_empty, std::memory_order_release);
+        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) obs->on_connection_closed(*this, why);
+    }
+
+    void drain_close_queue(std::unique_lock<std::mutex>& lock) noexcept {
+        while (!close_queue_.empty()) {
+            close_job job = close_queue_.front();
+            close_queue_.pop_front();
+            ++draining_;
+            lock.unlock();
+            close_connection(*job.slot, job.why);
+            lock.lock();
+            --draining_;
+        }
+    }
+
+    // ------------------------------------------------------------------ the worker
+
+    void request_work() {
+        std::lock_guard lock(mutex_);
+        request_work_locked();
+    }
+    void request_work_locked() noexcept { worker_cv_.notify_all(); }
+
+    std::size_t count_state(std::uint32_t state) const noexcept {
+        std::size_t c = 0;
+        for (std::size_t i = 0; i < n_; ++i) c += slots_[i].state.load(std::memory_order_relaxed) == state;
+        return c;
+    }
+
+    void worker_loop() {
+        std::unique_lock lock(mutex_);
+        while (!worker_stop_) {
+            if (worker_step(lock)) continue;
+            const std::int64_t due = next_due_locked();
+            worker_cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due)));
+        }
+    }
+
+    /// Does one piece of due work (mutex held on entry and exit; released around driver
+    /// calls). Returns false when nothing was due.
+    bool worker_step(std::unique_lock<std::mutex>& lock) {
+        if (!close_queue_.empty()) {
+            drain_close_queue(lock);
+            return true;
+        }
+        const std::int64_t now = precise_now(clock_);
+        if (now - last_housekeeping_ >= to_ns(options_.housekeeping_interval) || now < last_housekeeping_ - leap_tolerance_ns) {
+            housekeep_locked(now);
+            return true;
+        }
+        if (expire_idle_locked(now)) return true;
+        if (keepalive_one(lock, now)) return true;
+        if (report_leaks(lock, now)) return true;
+        if (create_one(lock, now)) return true;
+        return false;
+    }
+
+    /// When the worker must look again (steady clock ns): housekeeping, lifetimes, keepalives,
+    /// leak thresholds, backoff.
+    std::int64_t next_due_locked() const noexcept {
+        std::int64_t due = last_housekeeping_ + to_ns(options_.housekeeping_interval);
+        for (std::size_t i = 0; i < n_; ++i) {
+            const slot_type& s = slots_[i];
+            const auto st = s.state.load(std::memory_order_relaxed);
+            if (st == slot_idle) {
+                due = std::min(due, s.expires_at);
+                if (options_.keepalive_interval.count() > 0)
+                    due = std::min(due, std::max(s.last_used.load(std::memory_order_relaxed),
+                                                 s.last_checked.load(std::memory_order_relaxed)) +
+                                            to_ns(options_.keepalive_interval));
+            } else if (st == slot_leased && options_.leak_detection_threshold.count() > 0 &&
+                       s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed)) {
+                due = std::min(due, s.acquired_at.load(std::memory_order_relaxed) + to_ns(options_.leak_detection_threshold));
+            }
+        }
+        if (needs_connection_locked() && next_connect_at_ > 0) due = std::min(due, next_connect_at_);
+        if constexpr (!std::same_as<Clock, std::chrono::steady_clock>) {
+            // Manual clocks advance only when told: the subscription wakes us.
+            return precise_now(std::chrono::steady_clock{}) + 3'600'000'000'000;
+        }
+        return due;
+    }
+
+    bool needs_connection_locked() const noexcept {
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
+        std::size_t open = 0, idle = 0, creating = 0;
+        for (std::size_t i = 0; i < n_; ++i) {
+            switch (slots_[i].state.load(std::memory_order_relaxed)) {
+            case slot_empty: break;
+            case slot_idle: ++idle; ++open; break;
+            case slot_creating: ++creating; break;
+            default: ++open; break;
+            }
+        }
+        if (open + creating >= n_) return false;
+        return idle + creating < options_.min_idle || queue_.size() > idle + creating;
+    }
+
+    bool create_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
+        if (!needs_connection_locked() || now < next_connect_at_) return false;
+        slot_type* s = nullptr;
+        for (std::size_t i = 0; i < n_ && !s; ++i) {
+            std::uint32_t expected = slot_empty;
+            if (slots_[i].state.compare_exchange_strong(expected, slot_creating, std::memory_order_acquire)) s = &slots_[i];
+        }
+        if (!s) return false;
+        lock.unlock();
+        const auto real_deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+        const std::int64_t began = precise_now(clock_);
+        std::string error;
+        try {
+            s->connection.emplace(driver_.connect(real_deadline));
+        } catch (const std::exception& e) {
+            error = e.what();
+            if (error.empty()) error = "connect failed (no message)";
+        } catch (...) {
+            error = "connect failed with a non-standard exception";
+        }
+        const std::int64_t ended = precise_now(clock_);
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (!error.empty()) {
+            connect_failures_.fetch_add(1, std::memory_order_relaxed);
+            if (obs) obs->on_connect_failed(*this, error);
+            lock.lock();
+            s->state.store(slot_empty, std::memory_order_release);
+            last_connect_error_ = std::move(error);
+            backoff_ns_ = backoff_ns_ == 0 ? backoff_min_ns : std::min(backoff_ns_ * 2, backoff_max_ns);
+            next_connect_at_ = ended + backoff_ns_;
+            return true;
+        }
+        creation_.add(ended - began);
+        created_.fetch_add(1, std::memory_order_relaxed);
+        if (obs) obs->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
+        s->created_at = ended;
+        s->expires_at = lifetime_end(ended);
+        s->generation = evict_generation_.load(std::memory_order_relaxed);
+        s->last_used.store(ended, std::memory_order_relaxed);
+        s->last_checked.store(ended, std::memory_order_relaxed);
+        lock.lock();
+        last_connect_error_.clear();
+        backoff_ns_ = 0;
+        next_connect_at_ = 0;
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+            s->state.store(slot_reserved, std::memory_order_relaxed);
+            close_queue_.push_back({s, close_reason::shutdown});
+        } else if (waiter* head = queue_.head()) {
+            // Opened for the waiters: the oldest gets it, nobody barges in.
+            s->state.store(slot_leased, std::memory_order_release);
+            hand_locked(*head, *s);
+        } else {
+            s->state.store(slot_idle, std::memory_order_release);
+        }
+        return true;
+    }
+
+    std::int64_t lifetime_end(std::int64_t created) noexcept {
+        const std::int64_t life = to_ns(options_.max_lifetime);
+        if (life == 0) return never;
+        // Up to 2.5% less, so connections opened together do not all expire together.
+        jitter_state_ ^= jitter_state_ << 13;
+        jitter_state_ ^= jitter_state_ >> 7;
+        jitter_state_ ^= jitter_state_ << 17;
+        const std::int64_t jitter = static_cast<std::int64_t>(jitter_state_ % static_cast<std::uint64_t>(life / 40 + 1));
+        return created + life - jitter;
+    }
+
+    /// Retires idle connections past their lifetime, and past idle_timeout above min_idle.
+    bool expire_idle_locked(std::int64_t now) {
+        const std::size_t before = close_queue_.size();
+        retire_idle_locked([&](const slot_type& s) { return now >= s.expires_at; }, close_reason::lifetime);
+        if (options_.idle_timeout.count() > 0 && options_.min_idle < options_.max_size) {
+            std::size_t idle = count_state(slot_idle);
+            const std::int64_t limit = to_ns(options_.idle_timeout);
+            retire_idle_locked(
+                [&](const slot_type& s) {
+                    if (idle <= options_.min_idle || now - s.last_used.load(std::memory_order_relaxed) < limit) return false;
+                    --idle;
+                    return true;
+                },
+                close_reason::idle);
+        }
+        return close_queue_.size() != before;
+    }
+
+    /// Validates one idle connection whose keepalive is due.
+    bool keepalive_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
+        if (options_.keepalive_interval.count() == 0) return false;
+        const std::int64_t interval = to_ns(options_.keepalive_interval);
+        for (std::size_t i = 0; i < n_; ++i) {
+            slot_type& s = slots_[i];
+            if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
+            const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
+            if (now - fresh < interval) continue;
+            std::uint32_t expected = slot_idle;
+            if (!s.state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire)) continue;
+            lock.unlock();
+            const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+            lock.lock();
+            if (!ok) {
+                close_queue_.push_back({&s, close_reason::broken});
+            } else {
+                s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
+                s.state.store(slot_idle, std::memory_order_release);
+                serve_head_locked();
+            }
+            return true;
+        }
+        return false;
+    }
+
+    bool report_leaks(std::unique_lock<std::mutex>& lock, std::int64_t now) {
+        if (options_.leak_detection_threshold.count() == 0) return false;
+        const std::int64_t threshold = to_ns(options_.leak_detection_threshold);
+        for (std::size_t i = 0; i < n_; ++i) {
+            slot_type& s = slots_[i];
+            if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
+            const std::uint64_t seq = s.lease_seq.load(std::memory_order_relaxed);
+            if (s.leak_reported_seq.load(std::memory_order_relaxed) == seq) continue;
+            const std::int64_t age = now - s.acquired_at.load(std::memory_order_relaxed);
+            if (age < threshold) continue;
+            s.leak_reported_seq.store(seq, std::memory_order_relaxed);
+            leaks_.fetch_add(1, std::memory_order_relaxed);
+            holder_info h{s.owner.load(std::memory_order_relaxed), {}, s.site.load(std::memory_order_relaxed),
+                          std::chrono::nanoseconds(age)};
+            if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
+                lock.unlock();
+                obs->on_leak(*this, h);
+                lock.lock();
+            }
+            return true;
+        }
+        return false;
+    }
+
+    void housekeep_locked(std::int64_t now) {
+        const std::int64_t interval = to_ns(options_.housekeeping_interval);
+        const std::int64_t elapsed = now - last_housekeeping_;
+        last_housekeeping_ = now;
+        std::int64_t leap = 0;
+        if (elapsed < -leap_tolerance_ns) {
+            // Backward: ages and lifetimes measured so far are meaningless. Start afresh.
+            leap = elapsed;
+            evict_generation_.fetch_add(1, std::memory_order_relaxed);
+            retire_idle_locked([](const slot_type&) { return true; }, close_reason::evicted);
+        } else if (elapsed > interval + interval / 2 + leap_tolerance_ns) {
+            leap = elapsed - interval;
+        }
+        if (leap != 0) {
+            if (pool_observer* obs = observer_.load(std::memory_order_acquire)) obs->on_clock_leap(*this, std::chrono::nanoseconds(leap));
+        }
+    }
+
+    void on_clock_advanced() {
+        std::lock_guard lock(mutex_);
+        queue_.for_each([](waiter& w) { w.wake(); });
+        worker_cv_.notify_all();
+    }
+
+    // ------------------------------------------------------------------ diagnostics
+
+    pool_diagnostics diagnose(std::error_code ec, owner_id owner, const std::source_location& site, std::int64_t started) const {
+        pool_diagnostics d;
+        d.pool_name = options_.name;
+        d.code = ec;
+        d.stats = stats();
+        d.waited = std::chrono::nanoseconds(precise_now(clock_) - started);
+        d.holders = holders();
+        d.site = site;
+        d.owner = owner;
+        {
+            std::lock_guard lock(mutex_);
+            d.last_connect_error = last_connect_error_;
+        }
+        if (ec == errc::pool_closed)
+            d.what = verdict::closed;
+        else if (ec == errc::pending_limit)
+            d.what = verdict::rejected;
+        else if (ec == errc::deadlock)
+            d.what = verdict::deadlocked;
+        else if (d.stats.total < d.stats.max || !d.last_connect_error.empty())
+            d.what = verdict::database_unreachable;
+        else
+            d.what = verdict::exhausted;
+        if (d.what == verdict::database_unreachable) {
+            const std::string target = describe_target(driver_);
+            if (!target.empty()) d.detail = "target: " + target;
+        }
+        return d;
+    }
+
+    // ------------------------------------------------------------------ members
+
+    Driver driver_;
+    const pool_options options_;
+    Clock clock_;
+    const std::uint64_t id_;
+    const std::size_t n_;
+    const std::unique_ptr<slot_type[]> slots_;
+    const worker_mode mode_;
+    const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
+
+    alignas(64) std::atomic<std::uint32_t> gate_{0};
+    std::atomic<std::uint64_t> evict_generation_{0};
+    std::atomic<pool_observer*> observer_{nullptr};
+
+    alignas(64) mutable std::mutex mutex_;
+    wait_queue queue_;
+    std::atomic<std::size_t> waiting_{0};
+    std::size_t active_waiters_ = 0;
+    std::condition_variable waiters_gone_;
+    std::int64_t last_fair_handoff_ = 0;
+    std::deque<close_job> close_queue_;
+    std::condition_variable worker_cv_;
+    bool worker_stop_ = false;
+    bool handle_alive_ = true;
+    bool deletion_claimed_ = false;
+    std::size_t draining_ = 0;
+    std::thread worker_;
+    std::string last_connect_error_;
+    std::int64_t backoff_ns_ = 0;
+    std::int64_t next_connect_at_ = 0;
+    std::int64_t last_housekeeping_ = 0;
+    std::uint64_t jitter_state_;
+    std::uint64_t clock_subscription_ = 0;
+    std::shared_ptr<const pool_diagnostics> last_failure_;
+    observer_list observers_;
+
+    std::atomic<std::uint64_t> timeouts_{0}, rejected_{0}, created_{0}, connect_failures_{0}, leaks_{0},
+        deadlocks_{0}, nested_{0};
+    std::atomic<std::uint64_t> closed_[close_reason_count]{};
+    atomic_timing acquire_wait_, creation_;
+};
+
+}  // namespace detail
+}  // namespace lifeguard

@@ -1,0 +1,37 @@
+// Lets a pool that is being destroyed wait for threads that are in the middle of returning a
+// lease to it, without any read-modify-write on the return path: each thread announces, in a
+// thread-local word, which pool it is returning to; the dying pool waits until no thread
+// announces it. Registration happens once per thread.
+#pragma once
+
+#include <atomic>
+
+namespace lifeguard::detail {
+
+struct return_announcement {
+    std::atomic<const void*> pool{nullptr};
+    return_announcement();
+    ~return_announcement();
+};
+
+inline thread_local return_announcement this_thread_returning;
+
+/// Blocks until no thread announces `pool`. Call after the pool stopped new fast returns
+/// (closed flag set, heavy fence).
+void wait_for_returns(const void* pool) noexcept;
+
+class return_scope {
+public:
+    explicit return_scope(const void* pool) noexcept : a_(this_thread_returning) {
+        a_.pool.store(pool, std::memory_order_relaxed);
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    ~return_scope() { a_.pool.store(nullptr, std::memory_order_release); }
+    return_scope(const return_scope&) = delete;
+    return_scope& operator=(const return_scope&) = delete;
+
+private:
+    return_announcement& a_;
+};
+
+}  // namespace lifeguard::detail

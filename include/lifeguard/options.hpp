@@ -1,0 +1,81 @@
+// Pool options: a plain aggregate with a default on every member, validated once when a pool
+// is made. Designated initializers read best:
+//     lifeguard::pool_options{.name = "orders", .max_size = 20, .min_idle = 5}
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <limits>
+#include <string>
+
+namespace lifeguard {
+
+using namespace std::chrono_literals;
+
+/// What an attached deadlock detector does when it finds a deadlock on this pool.
+enum class deadlock_policy {
+    ignore,     ///< detect nothing for this pool
+    report,     ///< log, count, call the report callback; waiters keep waiting
+    fail_fast,  ///< report, then fail a knot member that holds a lease with errc::deadlock
+    abort,      ///< report, then std::abort() (for tests and fail-loudly environments)
+};
+
+struct pool_options {
+    /// Shown in logs, metrics and reports. Default: "pool-N" (N counts pools in this process).
+    /// Must be printable ASCII without spaces or quotes, at most 64 characters.
+    std::string name{};
+
+    /// Most connections open at once (idle + leased + being validated). Default 10; >= 1.
+    std::size_t max_size = 10;
+
+    /// Idle connections the worker keeps ready. Default: same as max_size (a fixed-size pool,
+    /// as HikariCP recommends). 0 <= min_idle <= max_size.
+    std::size_t min_idle = same_as_max_size;
+
+    /// How long acquire() waits before failing with errc::timeout. Default 30 s; >= 250 ms.
+    /// Also the deadline for opening one connection.
+    std::chrono::milliseconds acquire_timeout = 30s;
+
+    /// Upper bound on one validation (is_valid). Default 5 s; >= 250 ms and < acquire_timeout.
+    std::chrono::milliseconds validation_timeout = 5s;
+
+    /// Idle connections above min_idle are closed after this long. Default 10 min; 0 = never;
+    /// otherwise >= 10 s. No effect when min_idle == max_size, and none beyond max_lifetime
+    /// (which retires connections first).
+    std::chrono::milliseconds idle_timeout = 10min;
+
+    /// Connections are retired after this long (each gets up to 2.5% less, so they do not all
+    /// expire together). Default 30 min; 0 = forever; otherwise >= 30 s.
+    std::chrono::milliseconds max_lifetime = 30min;
+
+    /// Idle connections are validated this often in the background. Default 2 min; 0 = off;
+    /// otherwise >= 30 s (a connection retired by max_lifetime first is never kept alive).
+    std::chrono::milliseconds keepalive_interval = 2min;
+
+    /// A lease held longer than this is reported once as a possible leak (never reclaimed).
+    /// Default 0 = off; otherwise >= 2 s.
+    std::chrono::milliseconds leak_detection_threshold = 0ms;
+
+    /// A connection idle for less than this is lent without validation. Default 500 ms; >= 0.
+    std::chrono::milliseconds alive_bypass_window = 500ms;
+
+    /// Most callers allowed to wait at once; one more is refused at once with
+    /// errc::pending_limit. Default unbounded; >= 1.
+    std::size_t max_pending = unbounded;
+
+    /// How often the worker retires idle connections, refills and checks for leaks and clock
+    /// leaps. Default 30 s; >= 100 ms.
+    std::chrono::milliseconds housekeeping_interval = 30s;
+
+    /// What an attached deadlock detector does on this pool. Default report.
+    deadlock_policy on_deadlock = deadlock_policy::report;
+
+    static constexpr std::size_t same_as_max_size = std::numeric_limits<std::size_t>::max();
+    static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
+};
+
+/// Checks every option and fills the defaults (name, min_idle). Throws `options_error` naming
+/// the first bad field, its value and the rule. Called by the pool's constructor.
+pool_options validated(pool_options options);
+
+}  // namespace lifeguard

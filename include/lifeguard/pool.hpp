@@ -1,0 +1,114 @@
+// lifeguard::basic_pool — a HikariCP-style connection pool for any `driver`, that watches
+// itself. See pool_core.hpp for the cost model and the hand-off policy.
+//
+//     lifeguard::pool<my_driver> pool{my_driver{...}, {.name = "orders", .max_size = 20}};
+//     auto lease = pool.acquire();          // waits up to acquire_timeout, else pool_error
+//     lease->query("...");                  // the connection
+//                                           // returned when `lease` goes out of scope
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <system_error>
+
+#include "lifeguard/detail/pool_core.hpp"
+#include "lifeguard/driver.hpp"
+#include "lifeguard/errors.hpp"
+#include "lifeguard/lease.hpp"
+#include "lifeguard/observer.hpp"
+#include "lifeguard/options.hpp"
+#include "lifeguard/owner.hpp"
+#include "lifeguard/stats.hpp"
+
+namespace lifeguard {
+
+template <driver Driver, class Clock = std::chrono::steady_clock>
+    requires detail::pool_clock<Clock>
+class basic_pool {
+public:
+    using driver_type = Driver;
+    using clock_type = Clock;
+    using connection_type = typename Driver::connection_type;
+    using core_type = detail::pool_core<Driver, Clock>;
+    using lease_type = basic_lease<basic_pool>;
+
+    /// Makes a pool and starts its worker, which opens min_idle connections in the background.
+    /// Throws options_error when an option is out of range.
+    explicit basic_pool(Driver driver, pool_options options = {}, Clock clock = Clock{},
+                        worker_mode mode = worker_mode::thread)
+        : core_(new core_type(std::move(driver), std::move(options), std::move(clock), mode)) {}
+
+    basic_pool(const basic_pool&) = delete;
+    basic_pool& operator=(const basic_pool&) = delete;
+
+    /// Closes the pool (waiters fail with errc::pool_closed) and stops its worker. Safe with
+    /// leases outstanding: their connections are closed as they come back.
+    ~basic_pool() {
+        if (core_->shut_down()) delete core_;
+    }
+
+    /// Borrows a connection for the current owner (see owner.hpp), waiting up to
+    /// acquire_timeout. Thread-safe. Throws pool_error (or a type derived from it, such as a
+    /// detector's deadlock_error) whose diagnostics() explain the failure.
+    lease_type acquire(std::source_location site = std::source_location::current()) {
+        std::error_code ec;
+        std::shared_ptr<const pool_diagnostics> diagnostics;
+        std::exception_ptr exception;
+        auto* s = core_->acquire(current_owner(), current_owner_label(), site, ec, &diagnostics, &exception);
+        if (!s) {
+            if (exception) std::rethrow_exception(exception);
+            throw pool_error(std::move(diagnostics));
+        }
+        return lease_type(core_, s);
+    }
+
+    /// As acquire(), but reports failure through `ec` and returns an empty lease; the
+    /// diagnostics are then in last_failure(). Never throws pool_error.
+    lease_type acquire(std::error_code& ec, std::source_location site = std::source_location::current()) {
+        auto* s = core_->acquire(current_owner(), current_owner_label(), site, ec, nullptr, nullptr);
+        return s ? lease_type(core_, s) : lease_type();
+    }
+
+    /// Borrows an idle connection if one is ready; never waits.
+    std::optional<lease_type> try_acquire(std::source_location site = std::source_location::current()) {
+        if (auto* s = core_->try_acquire(current_owner(), site)) return lease_type(core_, s);
+        return std::nullopt;
+    }
+
+    /// Fails all waiters with errc::pool_closed and closes idle connections; leased ones are
+    /// closed as they come back. Idempotent.
+    void close() { core_->close(); }
+
+    /// Retires every connection (e.g. after a failover): idle ones now, leased ones when they
+    /// come back. Leases in use are not interrupted; the worker refills to min_idle.
+    void soft_evict() { core_->soft_evict(); }
+
+    /// Attaches an observer (detector, metrics, logging). Thread-safe, any time.
+    void add_observer(std::shared_ptr<pool_observer> observer) { core_->add_observer(std::move(observer)); }
+
+    /// Lock-free snapshot of gauges, counters and timings.
+    pool_stats stats() const noexcept { return core_->stats(); }
+
+    /// The diagnostics of the most recent failed acquire, or null.
+    std::shared_ptr<const pool_diagnostics> last_failure() const { return core_->last_failure(); }
+
+    /// worker_mode::manual only: performs all background work due now on this thread.
+    void run_worker_once() { core_->run_worker_once(); }
+
+    const std::string& name() const noexcept { return core_->name(); }
+    const pool_options& options() const noexcept { return core_->options(); }
+    Driver& driver() noexcept { return core_->driver(); }
+    /// The type-erased face observers see; also handy for tests and tools.
+    pool_view& view() noexcept { return *core_; }
+    const pool_view& view() const noexcept { return *core_; }
+
+private:
+    core_type* core_;
+};
+
+template <driver Driver>
+using pool = basic_pool<Driver>;
+
+}  // namespace lifeguard
