@@ -1,0 +1,14 @@
+// query_pg_limits() for builds without libpq (PostgreSQL not found at configure time): --pg
+// then fails with a message that says so, and the typed --server-max-connections still works.
+#include "server_limits.hpp"
+#include "usage_error.hpp"
+
+namespace lifeguard::poolsize {
+
+pg_limits query_pg_limits(const std::string& conninfo) {
+    throw usage_error(
+        "--pg " + mask_conninfo(conninfo) +
+        ": this poolsize was built without libpq; give --server-max-connections and --reserved");
+}
+
+}  // namespace lifeguard::poolsize
