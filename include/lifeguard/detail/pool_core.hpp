@@ -154,6 +154,125 @@ public:
         return s;
     }
 
+    // ------------------------------------------------------------------ async waiters
+
+    /// Queues an asynchronous waiter (already filled: owner, site, since, deadline). The pool
+    /// serves it directly; `w.deliver()` is called under the pool's mutex once it was handed a
+    /// checked slot or failed. Returns the error when it cannot even be queued (closed, full).
+    /// Every queued async waiter must end with complete_async() or abandon_async().
+    std::error_code enqueue_async(waiter& w) {
+        w.async = true;
+        std::unique_lock lock(mutex_);
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) return make_error_code(errc::pool_closed);
+        if (queue_.size() >= options_.max_pending) {
+            rejected_.fetch_add(1, std::memory_order_relaxed);
+            return make_error_code(errc::pending_limit);
+        }
+        ++async_outstanding_;
+        queue_.push_back(w);
+        waiting_.store(queue_.size(), std::memory_order_relaxed);
+        request_work_locked();
+        if (queue_.head() == &w) poke_head_locked();
+        if (w.done() || w.validating) return {};
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (obs) {
+            w.announced = true;
+            const wait_info info{w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)};
+            lock.unlock();
+            obs->on_block(*this, info);
+        }
+        return {};
+    }
+
+    /// Fails a queued async waiter (its timer fired, or it was cancelled). No effect when it
+    /// already has an outcome.
+    void cancel_async(waiter& w, std::error_code ec) {
+        std::lock_guard lock(mutex_);
+        if (w.done() || w.cancelled) return;
+        if (ec == errc::timeout) timeouts_.fetch_add(1, std::memory_order_relaxed);
+        if (w.validating) {
+            // The worker is checking a slot for it: it will put the slot back.
+            w.cancelled = true;
+            w.failure = ec;
+            w.wake();
+            return;
+        }
+        fail_locked(w, ec, nullptr);
+    }
+
+    /// Finishes an async waiter after deliver(), on the completion's thread: stamps the lease
+    /// and tells observers, or builds the diagnostics of the failure.
+    slot_type* complete_async(waiter& w, std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
+                              std::exception_ptr* exception) {
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (w.announced && obs) obs->on_unblock(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+        slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
+        if (s) {
+            stamp(*s, w.owner, w.site, coarse_now(clock_));
+            const std::int64_t waited = precise_now(clock_) - w.since;
+            acquire_wait_.add(waited);
+            if (obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
+            ec.clear();
+        } else {
+            ec = w.failure;
+            auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
+            if (obs) obs->on_acquire_failed(*this, *d);
+            if (exception) *exception = w.failure_exception;
+            std::lock_guard lock(mutex_);
+            last_failure_ = d;
+            if (diagnostics) *diagnostics = std::move(d);
+        }
+        std::unique_lock lock(mutex_);
+        drop_async_locked(lock);
+        return s;
+    }
+
+    /// Forgets an async waiter whose completion will never run (its handler was destroyed
+    /// with its execution context): a slot handed to it goes back to the pool.
+    void abandon_async(waiter& w) noexcept {
+        std::unique_lock lock(mutex_);
+        if (w.queued) leave_queue_locked(w);
+        if (w.handed && !w.cancelled) give_back_locked(*static_cast<slot_type*>(w.handed));
+        w.handed = nullptr;
+        drop_async_locked(lock);
+    }
+
+    /// A slot that was leased to nobody in the end: idle again (or closed, if the pool is).
+    void give_back_locked(slot_type& s) noexcept {
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+            s.state.store(slot_reserved, std::memory_order_relaxed);
+            close_queue_.push_back({&s, close_reason::shutdown});
+            worker_cv_.notify_all();
+            return;
+        }
+        s.state.store(slot_idle, std::memory_order_release);
+        serve_head_locked();
+    }
+
+    void drop_async_locked(std::unique_lock<std::mutex>& lock) noexcept {
+        --async_outstanding_;
+        if (!handle_alive_) finish_orphan(lock);
+    }
+
+    /// Fails async waiters whose slot the worker was going to check (the worker is stopping).
+    void drop_check_jobs_locked() noexcept {
+        while (!check_queue_.empty()) {
+            const check_job job = check_queue_.front();
+            check_queue_.pop_front();
+            job.who->validating = false;
+            job.slot->state.store(slot_reserved, std::memory_order_relaxed);
+            close_queue_.push_back({job.slot, close_reason::shutdown});
+            if (!job.who->cancelled) {
+                job.who->cancelled = true;
+                job.who->failure = make_error_code(errc::pool_closed);
+                job.who->wake();
+            }
+        }
+    }
+
+    /// The pool clock's current time, ns.
+    std::int64_t clock_now_ns() const noexcept { return precise_now(clock_); }
+
     // ------------------------------------------------------------------ returning
 
     void release(slot_type& s, bool invalidated) noexcept {
@@ -226,6 +345,7 @@ public:
         }
         if (worker_.joinable()) worker_.join();
         std::unique_lock lock(mutex_);
+        drop_check_jobs_locked();
         drain_close_queue(lock);
         waiters_gone_.wait(lock, [&] { return queue_.empty() && active_waiters_ == 0; });
         // Any slot still leased now is an outstanding lease; returns in flight announce
@@ -372,6 +492,10 @@ private:
         slot_type* slot;
         close_reason why;
     };
+    struct check_job {
+        slot_type* slot;
+        waiter* who;
+    };
 
     // ------------------------------------------------------------------ borrow internals
 
@@ -417,12 +541,24 @@ private:
             now = coarse_now(clock_);
             s.last_checked.store(now, std::memory_order_relaxed);
         }
+        stamp(s, owner, site, now);
+        return true;
+    }
+
+    /// Records who holds the slot from now on.
+    static void stamp(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t now) noexcept {
         s.owner.store(owner, std::memory_order_relaxed);
         s.site.store(site, std::memory_order_relaxed);
         s.acquired_at.store(now, std::memory_order_relaxed);
         s.lease_seq.store(s.lease_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         s.acquired.add(1);
-        return true;
+    }
+
+    /// True when a slot must be checked (lifetime, eviction, validation) before it is lent.
+    bool needs_check(const slot_type& s, std::int64_t now) const noexcept {
+        if (now >= s.expires_at || s.generation < evict_generation_.load(std::memory_order_relaxed)) return true;
+        const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
+        return now - fresh > bypass_ns_;
     }
 
     /// Claims an idle slot for the head waiter (mutex held).
@@ -444,7 +580,7 @@ private:
         const std::int64_t deadline = started + to_ns(options_.acquire_timeout);
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         for (;;) {
-            waiter w;
+            sync_waiter w;
             w.owner = owner;
             w.owner_label = label;
             w.site = site;
@@ -556,12 +692,38 @@ private:
             gate_.fetch_and(~(gate_fair | gate_wake_head), std::memory_order_relaxed);
         } else if (was_head) {
             gate_.fetch_and(~gate_fair, std::memory_order_relaxed);
-            queue_.head()->wake();
+            poke_head_locked();
         }
+    }
+
+    /// Lets the head waiter act: a thread is woken to run its claim loop; an async waiter is
+    /// served here, or asks returners to come back through the slow path.
+    void poke_head_locked() noexcept {
+        waiter* head = queue_.head();
+        if (!head) return;
+        if (!head->async) {
+            head->wake();
+            return;
+        }
+        slot_type* s = claim_idle_locked();
+        if (!s) {
+            gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
+            heavy_fence();
+            s = claim_idle_locked();
+        }
+        if (s) hand_locked(*head, *s);
     }
 
     void hand_locked(waiter& w, slot_type& s) noexcept {
         s.owner.store(0, std::memory_order_relaxed);
+        if (w.async && needs_check(s, coarse_now(clock_))) {
+            // Async callers never run driver code: the worker checks the slot first.
+            w.validating = true;
+            leave_queue_locked(w);
+            check_queue_.push_back({&s, &w});
+            worker_cv_.notify_all();
+            return;
+        }
         w.handed = &s;
         leave_queue_locked(w);
         w.wake();
@@ -600,7 +762,7 @@ private:
             }
         } else if (g & gate_wake_head) {
             gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
-            head->wake();
+            poke_head_locked();
         }
     }
 
@@ -627,7 +789,8 @@ private:
 
     /// True exactly once: when no lease is out, nothing is being closed and the handle is gone.
     bool claim_deletion_locked() noexcept {
-        if (handle_alive_ || deletion_claimed_ || draining_ != 0 || !close_queue_.empty()) return false;
+        if (handle_alive_ || deletion_claimed_ || draining_ != 0 || !close_queue_.empty() || async_outstanding_ != 0)
+            return false;
         if (count_state(slot_leased) != 0 || count_state(slot_reserved) != 0) return false;
         deletion_claimed_ = true;
         return true;
@@ -692,6 +855,10 @@ private:
     bool worker_step(std::unique_lock<std::mutex>& lock) {
         if (!close_queue_.empty()) {
             drain_close_queue(lock);
+            return true;
+        }
+        if (!check_queue_.empty()) {
+            check_for_async(lock);
             return true;
         }
         const std::int64_t now = precise_now(clock_);
@@ -833,6 +1000,47 @@ private:
         return close_queue_.size() != before;
     }
 
+    /// Checks a slot handed to an async waiter, then delivers it, or retires it and puts the
+    /// waiter back at the front of the queue.
+    void check_for_async(std::unique_lock<std::mutex>& lock) {
+        const check_job job = check_queue_.front();
+        check_queue_.pop_front();
+        slot_type& s = *job.slot;
+        waiter& w = *job.who;
+        const std::int64_t now = precise_now(clock_);
+        std::optional<close_reason> retire_for;
+        if (now >= s.expires_at)
+            retire_for = close_reason::lifetime;
+        else if (s.generation < evict_generation_.load(std::memory_order_relaxed))
+            retire_for = close_reason::evicted;
+        if (!retire_for) {
+            lock.unlock();
+            const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+            lock.lock();
+            if (ok)
+                s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
+            else
+                retire_for = close_reason::broken;
+        }
+        w.validating = false;
+        if (retire_for) {
+            s.state.store(slot_reserved, std::memory_order_relaxed);
+            close_queue_.push_back({&s, *retire_for});
+        }
+        if (w.cancelled) {
+            if (!retire_for) give_back_locked(s);
+            return;
+        }
+        if (!retire_for) {
+            w.handed = &s;
+            w.wake();
+            return;
+        }
+        queue_.push_front(w);  // it keeps its place
+        waiting_.store(queue_.size(), std::memory_order_relaxed);
+        poke_head_locked();
+    }
+
     /// Validates one idle connection whose keepalive is due.
     bool keepalive_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
         if (options_.keepalive_interval.count() == 0) return false;
@@ -903,7 +1111,9 @@ private:
 
     void on_clock_advanced() {
         std::lock_guard lock(mutex_);
-        queue_.for_each([](waiter& w) { w.wake(); });
+        queue_.for_each([](waiter& w) {
+            if (!w.async) w.wake();
+        });
         worker_cv_.notify_all();
     }
 
@@ -961,6 +1171,8 @@ private:
     std::condition_variable waiters_gone_;
     std::int64_t last_fair_handoff_ = 0;
     std::deque<close_job> close_queue_;
+    std::deque<check_job> check_queue_;
+    std::size_t async_outstanding_ = 0;
     std::condition_variable worker_cv_;
     bool worker_stop_ = false;
     bool handle_alive_ = true;

@@ -30,11 +30,36 @@ struct waiter {
     std::error_code failure;
     std::exception_ptr failure_exception;
 
+    // Asynchronous waiters have no thread to run the head's claim loop: the pool serves them
+    // directly and calls deliver() (under its mutex) once handed or failed.
+    bool async = false;
+    bool announced = false;   ///< on_block was called for it
+    bool validating = false;  ///< handed a slot the worker is checking before delivery
+    bool cancelled = false;   ///< failed while the worker was checking its slot
+
     std::condition_variable cv;
 
+    waiter() = default;
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+
     bool done() const noexcept { return handed != nullptr || static_cast<bool>(failure); }
-    void wake() noexcept { cv.notify_one(); }
+    /// Sync waiters: wakes the waiting thread. Async waiters: delivers the outcome.
+    void wake() noexcept {
+        if (async)
+            deliver();
+        else
+            cv.notify_one();
+    }
+
+protected:
+    ~waiter() = default;
+    /// Async waiters: schedule the completion (never run it inline: the pool's mutex is held).
+    virtual void deliver() noexcept {}
 };
+
+/// The node a synchronous caller waits with, on its own stack.
+struct sync_waiter final : waiter {};
 
 class wait_queue {
 public:
@@ -47,6 +72,15 @@ public:
         w.next = nullptr;
         (tail_ ? tail_->next : head_) = &w;
         tail_ = &w;
+        w.queued = true;
+        ++size_;
+    }
+
+    void push_front(waiter& w) noexcept {
+        w.next = head_;
+        w.prev = nullptr;
+        (head_ ? head_->prev : tail_) = &w;
+        head_ = &w;
         w.queued = true;
         ++size_;
     }
