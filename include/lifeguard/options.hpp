@@ -56,7 +56,8 @@ struct pool_options {
     /// Default 0 = off; otherwise >= 2 s.
     std::chrono::milliseconds leak_detection_threshold = 0ms;
 
-    /// A connection idle for less than this is lent without validation. Default 500 ms; >= 0.
+    /// A connection idle for less than this is lent without validation. Default 500 ms;
+    /// 0 = validate on every borrow; >= 0.
     std::chrono::milliseconds alive_bypass_window = 500ms;
 
     /// Most callers allowed to wait at once; one more is refused at once with

@@ -532,7 +532,7 @@ private:
         }
         const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed),
                                             s.last_checked.load(std::memory_order_relaxed));
-        if (now - fresh > bypass_ns_) [[unlikely]] {
+        if (now - fresh > bypass_ns_ || bypass_ns_ == 0) [[unlikely]] {
             if (started == 0) started = precise_now(clock_);
             if (!driver_.is_valid(*s.connection, options_.validation_timeout)) {
                 retire(s, close_reason::broken);
@@ -558,7 +558,7 @@ private:
     bool needs_check(const slot_type& s, std::int64_t now) const noexcept {
         if (now >= s.expires_at || s.generation < evict_generation_.load(std::memory_order_relaxed)) return true;
         const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
-        return now - fresh > bypass_ns_;
+        return now - fresh > bypass_ns_ || bypass_ns_ == 0;
     }
 
     /// Claims an idle slot for the head waiter (mutex held).

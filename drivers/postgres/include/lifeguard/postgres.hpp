@@ -1,0 +1,185 @@
+// The PostgreSQL driver (libpq) for lifeguard pools, and a small exec helper for tests and
+// examples.
+//
+//     lifeguard::pool<lifeguard::postgres_driver> pool{
+//         lifeguard::postgres_driver{{.conninfo = "host=/run/postgresql dbname=app"}}};
+//     auto lease = pool.acquire();
+//     auto rows = lifeguard::exec(lease, "SELECT id FROM t WHERE name = $1", {"x"});
+//
+// Session state. A connection goes back to the pool with its transaction rolled back (unless
+// it is idle) and, *when its session may have been changed*, with `reset_query` (default
+// DISCARD ALL) run on it. The connection tracks that "may be dirty" bit so the common return
+// costs no round trip:
+//   - exec() marks it for anything that is not a plain query or transaction control: SET (but
+//     not SET LOCAL / SET TRANSACTION, which end with the transaction), PREPARE, LISTEN,
+//     CREATE TEMP..., DECLARE, LOAD, and queries that call set_config() or take session
+//     advisory locks;
+//   - native_handle() marks it, because anything may be done through the raw PGconn*;
+//   - mark_dirty() lets a caller say so explicitly.
+// DISCARD ALL is accepted by PgBouncer in transaction pooling (it runs as its own
+// transaction); there, session state cannot be relied on anyway.
+//
+// Broken connections. SQLSTATE class 08 and 57P0x, a lost connection (PQstatus BAD, which is
+// how an idle backend killed by pg_terminate_backend first shows, with no SQLSTATE) and a
+// statement that ran out of time all mark the connection broken; reset() then refuses it, so
+// the pool closes it instead of lending it again. The lease overload of exec() also
+// invalidates the lease at once.
+//
+// Timeouts. connect() honours its deadline (non-blocking connect, polled); is_valid() sends an
+// empty query and waits at most its timeout even if the server never answers; reset() waits
+// at most `reset_timeout`; exec() at most `query_timeout` when set.
+//
+// Passwords never leave the driver: describe() omits them and every error text is scrubbed of
+// the conninfo's password.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// libpq's handle, forward-declared so that this header does not pull in libpq-fe.h.
+struct pg_conn;
+typedef struct pg_conn PGconn;  // NOLINT(modernize-use-using): must match libpq-fe.h
+
+namespace lifeguard {
+
+struct postgres_options {
+    /// libpq connection string or URI ("host=... dbname=..." or "postgresql://...").
+    std::string conninfo;
+    /// Run on return when the session may have been changed (see the header comment).
+    std::string reset_query = "DISCARD ALL";
+    /// Upper bound for the rollback and reset_query run on return; > 0.
+    std::chrono::milliseconds reset_timeout{5000};
+    /// Upper bound for one exec(); 0 = wait as long as the statement runs. A statement that
+    /// runs out of time leaves the connection broken (it is closed, not reused).
+    std::chrono::milliseconds query_timeout{0};
+};
+
+/// A failed statement, connect or validation. what() never contains a password.
+class postgres_error : public std::runtime_error {
+public:
+    postgres_error(const std::string& message, std::string sqlstate, bool broken)
+        : std::runtime_error(message), sqlstate_(std::move(sqlstate)), broken_(broken) {}
+
+    /// The five-character SQLSTATE, or empty when the server sent none (lost connection,
+    /// timeout, client-side failure).
+    const std::string& sqlstate() const noexcept { return sqlstate_; }
+    /// True when the connection can no longer be used (lost, terminated, timed out).
+    bool broken() const noexcept { return broken_; }
+
+private:
+    std::string sqlstate_;
+    bool broken_;
+};
+
+/// True for SQLSTATEs that mean the connection is gone: class 08 and 57P01..57P04.
+bool postgres_sqlstate_is_broken(std::string_view sqlstate) noexcept;
+
+/// One open libpq connection; move-only, closes itself when destroyed.
+class postgres_connection {
+public:
+    postgres_connection() = default;
+    ~postgres_connection();
+    postgres_connection(postgres_connection&& other) noexcept;
+    postgres_connection& operator=(postgres_connection&& other) noexcept;
+    postgres_connection(const postgres_connection&) = delete;
+    postgres_connection& operator=(const postgres_connection&) = delete;
+
+    /// The raw libpq handle. Marks the session dirty (it will be reset on return).
+    PGconn* native_handle() noexcept {
+        dirty_ = true;
+        return conn_;
+    }
+    /// Declares that the session was changed (SET, temp tables, ...) so return resets it.
+    void mark_dirty() noexcept { dirty_ = true; }
+    bool session_dirty() const noexcept { return dirty_; }
+    /// True once a statement or check found the connection unusable.
+    bool broken() const noexcept { return broken_; }
+    void mark_broken() noexcept { broken_ = true; }
+    /// Upper bound for one exec() on this connection (starts as postgres_options::query_timeout);
+    /// 0 = none.
+    std::chrono::milliseconds query_timeout() const noexcept { return query_timeout_; }
+    void set_query_timeout(std::chrono::milliseconds t) noexcept { query_timeout_ = t; }
+    /// The backend's process id (for pg_terminate_backend in tests), 0 when closed.
+    int backend_pid() const noexcept;
+    explicit operator bool() const noexcept { return conn_ != nullptr; }
+
+private:
+    friend class postgres_driver;
+    friend struct postgres_access;
+    PGconn* conn_ = nullptr;
+    bool dirty_ = false;
+    bool broken_ = false;
+    std::chrono::milliseconds query_timeout_{0};
+    std::string secret_;  // the password, only to scrub it from error texts
+};
+
+/// The driver: satisfies `lifeguard::driver`. Immutable after construction, so one instance
+/// serves the pool's worker and all callers concurrently.
+class postgres_driver {
+public:
+    using connection_type = postgres_connection;
+
+    /// Throws postgres_error when the conninfo cannot be parsed.
+    explicit postgres_driver(postgres_options options);
+
+    /// Opens a connection before `deadline` or throws postgres_error.
+    postgres_connection connect(std::chrono::steady_clock::time_point deadline) const;
+    /// True when the connection answers an empty query within `timeout`. Never throws.
+    bool is_valid(postgres_connection& c, std::chrono::milliseconds timeout) const noexcept;
+    /// Rolls back unless idle, runs reset_query if the session may be dirty; false when the
+    /// connection cannot be reused (broken, transaction status unknown or active, timeout).
+    bool reset(postgres_connection& c) const noexcept;
+    void close(postgres_connection& c) const noexcept;
+
+    /// "postgres host:port/dbname user=name", never the password.
+    std::string describe() const;
+    const postgres_options& options() const noexcept { return options_; }
+
+private:
+    postgres_options options_;
+    std::string secret_;
+    std::string description_;
+};
+
+/// A NULL column is std::nullopt.
+using postgres_row = std::vector<std::optional<std::string>>;
+
+struct postgres_result {
+    std::vector<std::string> columns;
+    std::vector<postgres_row> rows;
+    std::uint64_t affected = 0;  ///< rows affected by INSERT/UPDATE/DELETE (0 otherwise)
+
+    /// The value at (row, column), throwing std::out_of_range if absent or NULL.
+    const std::string& value(std::size_t row = 0, std::size_t column = 0) const;
+};
+
+/// Runs `sql` (one or more statements when `params` is empty; exactly one with $1.. params)
+/// and returns the last statement's rows as text. Throws postgres_error; a broken error marks
+/// the connection broken. Marks the session dirty per the rule in the header comment.
+postgres_result exec(postgres_connection& c, std::string_view sql,
+                     const std::vector<std::optional<std::string>>& params = {});
+
+/// The same through a pool lease: a broken error also invalidates the lease (the pool closes
+/// the connection instead of lending it again) before it propagates.
+template <class Lease>
+requires requires(Lease& l) {
+    { *l } -> std::same_as<postgres_connection&>;
+    l.invalidate();
+}
+postgres_result exec(Lease& lease, std::string_view sql,
+                     const std::vector<std::optional<std::string>>& params = {}) {
+    try {
+        return exec(*lease, sql, params);
+    } catch (const postgres_error& e) {
+        if (e.broken()) lease.invalidate();
+        throw;
+    }
+}
+
+}  // namespace lifeguard

@@ -1,0 +1,445 @@
+// libpq driver: connect with a deadline, validate with a bounded empty query, roll back and
+// (only when the session may be dirty) reset on return, classify broken connections, and
+// keep passwords out of every text it produces. All waiting goes through poll() on the
+// connection's socket so that no call blocks past its deadline.
+#include "lifeguard/postgres.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <memory>
+#include <utility>
+
+namespace lifeguard {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr auto no_deadline = clock_type::time_point::max();
+
+struct result_deleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result_ptr = std::unique_ptr<PGresult, result_deleter>;
+
+struct options_deleter {
+    void operator()(PQconninfoOption* o) const noexcept { PQconninfoFree(o); }
+};
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+}
+
+// Replaces every occurrence of `secret` with "***".
+std::string scrub(std::string text, const std::string& secret) {
+    if (secret.empty()) return text;
+    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
+        text.replace(pos, secret.size(), "***");
+    return text;
+}
+
+// Best effort for a conninfo libpq cannot parse: the value after "password=" or the
+// "user:password@" part of a URI, so that an error message quoting the string can be scrubbed.
+std::string guess_password(std::string_view conninfo) {
+    if (auto at = conninfo.find('@');
+        conninfo.find("://") != std::string_view::npos && at != std::string_view::npos) {
+        auto start = conninfo.find("://") + 3;
+        auto colon = conninfo.find(':', start);
+        if (colon != std::string_view::npos && colon < at)
+            return std::string(conninfo.substr(colon + 1, at - colon - 1));
+    }
+    auto key = conninfo.find("password");
+    if (key == std::string_view::npos) return {};
+    auto pos = conninfo.find('=', key);
+    if (pos == std::string_view::npos) return {};
+    ++pos;
+    while (pos < conninfo.size() && conninfo[pos] == ' ') ++pos;
+    if (pos < conninfo.size() && conninfo[pos] == '\'') {
+        auto end = conninfo.find('\'', pos + 1);
+        return std::string(conninfo.substr(pos + 1, end == std::string_view::npos ? end : end - pos - 1));
+    }
+    auto end = conninfo.find(' ', pos);
+    return std::string(conninfo.substr(pos, end == std::string_view::npos ? end : end - pos));
+}
+
+// Waits until the socket is readable (or writable when `for_write`) or the deadline passes.
+// Returns 1 when ready, 0 on timeout, -1 on error.
+int wait_socket(PGconn* c, bool for_read, bool for_write, clock_type::time_point deadline) {
+    const int fd = PQsocket(c);
+    if (fd < 0) return -1;
+    pollfd p{fd, static_cast<short>((for_read ? POLLIN : 0) | (for_write ? POLLOUT : 0)), 0};
+    for (;;) {
+        int timeout_ms = -1;
+        if (deadline != no_deadline) {
+            const auto left = deadline - clock_type::now();
+            if (left <= clock_type::duration::zero()) return 0;
+            // Round up so that we never wake just before the deadline and spin.
+            timeout_ms = static_cast<int>(
+                std::min<long long>(std::chrono::ceil<std::chrono::milliseconds>(left).count(), 1 << 30));
+        }
+        const int n = ::poll(&p, 1, timeout_ms);
+        if (n > 0) return 1;
+        if (n == 0) {
+            if (deadline != no_deadline && clock_type::now() >= deadline) return 0;
+            continue;
+        }
+        if (errno != EINTR) return -1;
+    }
+}
+
+std::string first_word_lower(std::string_view sql, std::size_t& pos) {
+    // Skips blanks, comments and opening parentheses.
+    for (;;) {
+        while (pos < sql.size() && (std::isspace(static_cast<unsigned char>(sql[pos])) || sql[pos] == '('))
+            ++pos;
+        if (sql.substr(pos, 2) == "--") {
+            pos = sql.find('\n', pos);
+            if (pos == std::string_view::npos) pos = sql.size();
+        } else if (sql.substr(pos, 2) == "/*") {
+            pos = sql.find("*/", pos + 2);
+            pos = pos == std::string_view::npos ? sql.size() : pos + 2;
+        } else {
+            break;
+        }
+    }
+    std::string word;
+    while (pos < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[pos])) || sql[pos] == '_'))
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[pos++])));
+    return word;
+}
+
+bool contains_lower(std::string_view text, std::string_view needle) {
+    return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) == b;
+           }) != text.end();
+}
+
+// True when one statement may leave state in the session beyond its transaction.
+bool statement_changes_session(std::string_view sql) {
+    std::size_t pos = 0;
+    const std::string word = first_word_lower(sql, pos);
+    if (word.empty()) return false;
+    if (word == "set") {
+        const std::string next = first_word_lower(sql, pos);
+        return next != "local" && next != "transaction" && next != "constraints";
+    }
+    static constexpr std::string_view plain[] = {
+        "select",  "insert",  "update",   "delete", "with",     "values", "table",     "merge",
+        "begin",   "start",   "commit",   "end",    "rollback", "abort",  "savepoint", "release",
+        "explain", "show",    "truncate", "lock",   "create",   "drop",   "alter",     "grant",
+        "revoke",  "comment", "analyze",  "vacuum", "copy"};
+    if (std::find(std::begin(plain), std::end(plain), word) == std::end(plain)) return true;
+    if (word == "create") {
+        // CREATE TEMP TABLE lives as long as the session.
+        const std::string next = first_word_lower(sql, pos);
+        if (next == "temp" || next == "temporary" || next == "local" || next == "global") return true;
+    }
+    // Session side effects hidden in a query.
+    return contains_lower(sql, "set_config") || contains_lower(sql, "advisory_lock");
+}
+
+bool changes_session(std::string_view sql) {
+    // Several statements in one string: judge each (a ';' inside a literal only makes the
+    // answer more cautious).
+    std::size_t start = 0;
+    for (;;) {
+        const auto semi = sql.find(';', start);
+        if (statement_changes_session(
+                sql.substr(start, semi == std::string_view::npos ? semi : semi - start)))
+            return true;
+        if (semi == std::string_view::npos) return false;
+        start = semi + 1;
+    }
+}
+
+}  // namespace
+
+// Internals shared by exec(), is_valid() and reset().
+struct postgres_access {
+    static postgres_error error(const postgres_connection& c, std::string message, std::string sqlstate,
+                                bool broken) {
+        return postgres_error(scrub(trimmed(std::move(message)), c.secret_), std::move(sqlstate), broken);
+    }
+
+    static postgres_error connection_error(postgres_connection& c, std::string_view what) {
+        std::string text(what);
+        if (const char* m = PQerrorMessage(c.conn_); m && *m) text += std::string(": ") + m;
+        const bool broken = PQstatus(c.conn_) == CONNECTION_BAD;
+        if (broken) c.broken_ = true;
+        return error(c, std::move(text), {}, broken);
+    }
+
+    // Sends `sql` and collects its results before `deadline`. Returns the last successful
+    // result; throws postgres_error for a statement error (after draining every result so the
+    // connection stays usable), a lost connection or a timeout (both leave it broken).
+    static result_ptr run(postgres_connection& c, std::string_view sql,
+                          const std::vector<std::optional<std::string>>& params,
+                          clock_type::time_point deadline) {
+        PGconn* conn = c.conn_;
+        if (!conn) throw postgres_error("postgres: the connection is closed", {}, true);
+        const std::string text(sql);
+        int sent;
+        if (params.empty()) {
+            sent = PQsendQuery(conn, text.c_str());
+        } else {
+            std::vector<const char*> values;
+            values.reserve(params.size());
+            for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+            sent = PQsendQueryParams(conn, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                     values.data(), nullptr, nullptr, 0);
+        }
+        if (!sent) throw connection_error(c, "postgres: could not send the statement");
+
+        // The connection is non-blocking: push the whole statement out first.
+        for (int f; (f = PQflush(conn)) != 0;) {
+            if (f < 0) throw connection_error(c, "postgres: could not send the statement");
+            const int w = wait_socket(conn, true, true, deadline);
+            if (w == 0) throw timed_out(c);
+            if (w < 0 || !PQconsumeInput(conn)) throw connection_error(c, "postgres: connection lost");
+        }
+
+        result_ptr last;
+        result_ptr failure;
+        for (;;) {
+            while (PQisBusy(conn)) {
+                const int w = wait_socket(conn, true, false, deadline);
+                if (w == 0) throw timed_out(c);
+                if (w < 0 || !PQconsumeInput(conn)) {
+                    // The server may have said why before closing (e.g. 57P01): prefer that.
+                    if (!PQisBusy(conn)) break;
+                    throw connection_error(c, "postgres: connection lost");
+                }
+            }
+            result_ptr r(PQgetResult(conn));
+            if (!r) break;
+            switch (PQresultStatus(r.get())) {
+                case PGRES_COMMAND_OK:
+                case PGRES_TUPLES_OK:
+                case PGRES_EMPTY_QUERY:
+                    last = std::move(r);
+                    break;
+                case PGRES_COPY_IN:
+                case PGRES_COPY_OUT:
+                case PGRES_COPY_BOTH:
+                    c.broken_ = true;  // we cannot drive COPY here; the session is left mid-protocol
+                    throw error(c, "postgres: COPY is not supported by exec()", {}, true);
+                default:
+                    if (!failure) failure = std::move(r);
+                    break;
+            }
+            if (PQstatus(conn) == CONNECTION_BAD) break;
+        }
+        if (failure || PQstatus(conn) == CONNECTION_BAD) {
+            const char* state = failure ? PQresultErrorField(failure.get(), PG_DIAG_SQLSTATE) : nullptr;
+            std::string sqlstate = state ? state : "";
+            const bool broken = PQstatus(conn) == CONNECTION_BAD || postgres_sqlstate_is_broken(sqlstate);
+            if (broken) c.broken_ = true;
+            std::string message = failure ? PQresultErrorMessage(failure.get()) : PQerrorMessage(conn);
+            if (message.empty()) message = "postgres: connection lost";
+            throw error(c, std::move(message), std::move(sqlstate), broken);
+        }
+        return last;
+    }
+
+    static postgres_error timed_out(postgres_connection& c) {
+        // A statement may still be running on the server, so the connection cannot be reused.
+        c.broken_ = true;
+        return error(c, "postgres: no answer from the server before the deadline", {}, true);
+    }
+};
+
+bool postgres_sqlstate_is_broken(std::string_view s) noexcept {
+    if (s.size() != 5) return false;
+    if (s.substr(0, 2) == "08") return true;
+    return s == "57P01" || s == "57P02" || s == "57P03" || s == "57P04";
+}
+
+// ---- postgres_connection ----
+
+postgres_connection::~postgres_connection() {
+    if (conn_) PQfinish(conn_);
+}
+
+postgres_connection::postgres_connection(postgres_connection&& other) noexcept
+    : conn_(std::exchange(other.conn_, nullptr)),
+      dirty_(other.dirty_),
+      broken_(other.broken_),
+      query_timeout_(other.query_timeout_),
+      secret_(std::move(other.secret_)) {}
+
+postgres_connection& postgres_connection::operator=(postgres_connection&& other) noexcept {
+    if (this != &other) {
+        if (conn_) PQfinish(conn_);
+        conn_ = std::exchange(other.conn_, nullptr);
+        dirty_ = other.dirty_;
+        broken_ = other.broken_;
+        query_timeout_ = other.query_timeout_;
+        secret_ = std::move(other.secret_);
+    }
+    return *this;
+}
+
+int postgres_connection::backend_pid() const noexcept {
+    return conn_ ? PQbackendPID(conn_) : 0;
+}
+
+// ---- postgres_driver ----
+
+postgres_driver::postgres_driver(postgres_options options) : options_(std::move(options)) {
+    char* err = nullptr;
+    std::unique_ptr<PQconninfoOption, options_deleter> parsed(
+        PQconninfoParse(options_.conninfo.c_str(), &err));
+    if (!parsed) {
+        std::string message = err ? err : "out of memory";
+        if (err) PQfreemem(err);
+        throw postgres_error("postgres: invalid conninfo: " +
+                                 scrub(trimmed(std::move(message)), guess_password(options_.conninfo)),
+                             {}, false);
+    }
+    std::string host, port, dbname, user;
+    for (auto* o = parsed.get(); o->keyword; ++o) {
+        if (!o->val) continue;
+        const std::string_view key = o->keyword;
+        if (key == "password")
+            secret_ = o->val;
+        else if (key == "host")
+            host = o->val;
+        else if (key == "hostaddr" && host.empty())
+            host = o->val;
+        else if (key == "port")
+            port = o->val;
+        else if (key == "dbname")
+            dbname = o->val;
+        else if (key == "user")
+            user = o->val;
+    }
+    if (options_.reset_timeout <= std::chrono::milliseconds::zero())
+        throw postgres_error("postgres: reset_timeout must be > 0", {}, false);
+    description_ = "postgres " + (host.empty() ? std::string("localhost") : host) + ":" +
+                   (port.empty() ? std::string("5432") : port) + "/" + dbname;
+    if (!user.empty()) description_ += " user=" + user;
+    description_ = scrub(std::move(description_), secret_);
+}
+
+std::string postgres_driver::describe() const {
+    return description_;
+}
+
+postgres_connection postgres_driver::connect(std::chrono::steady_clock::time_point deadline) const {
+    postgres_connection c;
+    c.secret_ = secret_;
+    c.query_timeout_ = options_.query_timeout;
+    c.conn_ = PQconnectStart(options_.conninfo.c_str());
+    if (!c.conn_) throw postgres_error(description_ + ": out of memory", {}, true);
+
+    auto fail = [&](std::string_view why) {
+        std::string text = description_ + ": " + std::string(why);
+        if (const char* m = PQerrorMessage(c.conn_); m && *m) text += std::string(": ") + m;
+        return postgres_error(scrub(trimmed(std::move(text)), secret_), {}, true);
+    };
+    if (PQstatus(c.conn_) == CONNECTION_BAD) throw fail("cannot connect");
+
+    // As documented for PQconnectPoll: start as if it had asked to wait for writing.
+    PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+    while (state != PGRES_POLLING_OK) {
+        if (state == PGRES_POLLING_FAILED) throw fail("cannot connect");
+        const int w =
+            wait_socket(c.conn_, state == PGRES_POLLING_READING, state == PGRES_POLLING_WRITING, deadline);
+        if (w == 0) {
+            throw postgres_error(description_ + ": cannot connect: no answer before the deadline", {}, true);
+        }
+        if (w < 0) throw fail("cannot connect");
+        state = PQconnectPoll(c.conn_);
+    }
+    // Notices (e.g. "relation already exists, skipping") would go to stderr by default.
+    PQsetNoticeProcessor(
+        c.conn_, [](void*, const char*) {}, nullptr);
+    // From here on every wait is ours (poll with a deadline), never libpq's.
+    if (PQsetnonblocking(c.conn_, 1) != 0) throw fail("cannot switch to non-blocking mode");
+    return c;
+}
+
+bool postgres_driver::is_valid(postgres_connection& c, std::chrono::milliseconds timeout) const noexcept {
+    if (!c.conn_ || c.broken_ || PQstatus(c.conn_) != CONNECTION_OK) return false;
+    if (PQtransactionStatus(c.conn_) == PQTRANS_ACTIVE) return false;
+    try {
+        postgres_access::run(c, "", {}, clock_type::now() + timeout);
+        return true;
+    } catch (...) {
+        c.broken_ = true;
+        return false;
+    }
+}
+
+bool postgres_driver::reset(postgres_connection& c) const noexcept {
+    if (!c.conn_ || c.broken_ || PQstatus(c.conn_) != CONNECTION_OK) return false;
+    try {
+        const auto deadline = clock_type::now() + options_.reset_timeout;
+        switch (PQtransactionStatus(c.conn_)) {
+            case PQTRANS_IDLE:
+                break;
+            case PQTRANS_INTRANS:
+            case PQTRANS_INERROR:
+                postgres_access::run(c, "ROLLBACK", {}, deadline);
+                break;
+            default:  // PQTRANS_UNKNOWN (bad connection) or PQTRANS_ACTIVE (a query in flight)
+                return false;
+        }
+        if (c.dirty_) {
+            postgres_access::run(c, options_.reset_query, {}, deadline);
+            while (PGnotify* n = PQnotifies(c.conn_)) PQfreemem(n);
+            c.dirty_ = false;
+        }
+        return PQtransactionStatus(c.conn_) == PQTRANS_IDLE;
+    } catch (...) {
+        return false;
+    }
+}
+
+void postgres_driver::close(postgres_connection& c) const noexcept {
+    if (c.conn_) PQfinish(std::exchange(c.conn_, nullptr));
+}
+
+// ---- exec ----
+
+const std::string& postgres_result::value(std::size_t row, std::size_t column) const {
+    const auto& cell = rows.at(row).at(column);
+    if (!cell) throw std::out_of_range("postgres_result: value is NULL");
+    return *cell;
+}
+
+postgres_result exec(postgres_connection& c, std::string_view sql,
+                     const std::vector<std::optional<std::string>>& params) {
+    if (changes_session(sql)) c.mark_dirty();
+    const auto deadline = c.query_timeout() > std::chrono::milliseconds::zero()
+                              ? clock_type::now() + c.query_timeout()
+                              : no_deadline;
+    result_ptr r = postgres_access::run(c, sql, params, deadline);
+    postgres_result out;
+    if (!r) return out;
+    const int columns = PQnfields(r.get());
+    const int rows = PQntuples(r.get());
+    out.columns.reserve(static_cast<std::size_t>(columns));
+    for (int j = 0; j < columns; ++j) out.columns.emplace_back(PQfname(r.get(), j));
+    out.rows.reserve(static_cast<std::size_t>(rows));
+    for (int i = 0; i < rows; ++i) {
+        postgres_row row;
+        row.reserve(static_cast<std::size_t>(columns));
+        for (int j = 0; j < columns; ++j) {
+            if (PQgetisnull(r.get(), i, j))
+                row.emplace_back();
+            else
+                row.emplace_back(std::string(PQgetvalue(r.get(), i, j),
+                                             static_cast<std::size_t>(PQgetlength(r.get(), i, j))));
+        }
+        out.rows.push_back(std::move(row));
+    }
+    if (const char* n = PQcmdTuples(r.get()); n && *n) out.affected = std::stoull(n);
+    return out;
+}
+
+}  // namespace lifeguard

@@ -1,0 +1,187 @@
+// A lifeguard pool over the Connector/C++ driver against real MariaDB: returns mid-transaction,
+// session state, a server with few connection slots, wrong credentials.
+#include <gtest/gtest.h>
+#include <mysql_connection.h>  // the test uses the native Connector/C++ API, like users do
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "db_support.hpp"
+#include "lifeguard/mysql.hpp"
+#include "lifeguard/pool.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using lifeguard::exec;
+using lifeguard::mysql_driver;
+using lifeguard::mysql_error;
+using lifeguard::mysql_options;
+using lifeguard::pool_error;
+using my_pool = lifeguard::pool<mysql_driver>;
+using steady = std::chrono::steady_clock;
+
+class MysqlPool : public ::testing::Test {
+protected:
+    void SetUp() override {
+        LIFEGUARD_LOAD_ENV(options_.url, "LIFEGUARD_MYSQL_URL");
+        LIFEGUARD_LOAD_ENV(options_.user, "LIFEGUARD_MYSQL_USER");
+        LIFEGUARD_LOAD_ENV(options_.password, "LIFEGUARD_MYSQL_PASSWORD");
+        LIFEGUARD_LOAD_ENV(options_.schema, "LIFEGUARD_MYSQL_SCHEMA");
+        mysql_driver d(options_);
+        auto admin = d.connect(steady::now() + 10s);
+        exec(admin, "CREATE TABLE IF NOT EXISTS pool_rows (id INT, tag VARCHAR(64)) ENGINE=InnoDB");
+    }
+    mysql_options options_;
+};
+
+TEST_F(MysqlPool, LendsWorkingConnectionsAndTakesThemBack) {
+    my_pool pool(mysql_driver(options_), {.name = "my-basic", .max_size = 3, .acquire_timeout = 10s});
+    {
+        auto a = pool.acquire();
+        auto b = pool.acquire();
+        EXPECT_EQ(exec(a, "SELECT 1").value(), "1");
+        EXPECT_NE(a->connection_id(), b->connection_id());
+        EXPECT_EQ(pool.stats().active, 2u);
+    }
+    EXPECT_EQ(pool.stats().active, 0u);
+    EXPECT_EQ(pool.view().target().find("mysql "), 0u) << pool.view().target();
+}
+
+TEST_F(MysqlPool, RowWrittenInAnAbandonedTransactionIsInvisible) {
+    my_pool pool(mysql_driver(options_), {.name = "my-abandon", .max_size = 1, .acquire_timeout = 10s});
+    std::uint64_t id = 0;
+    {
+        auto lease = pool.acquire();
+        id = lease->connection_id();
+        exec(lease, "START TRANSACTION");
+        exec(lease, "INSERT INTO pool_rows VALUES (7001, 'abandoned')");
+    }
+    mysql_driver other_driver(options_);
+    auto other = other_driver.connect(steady::now() + 10s);
+    EXPECT_EQ(exec(other, "SELECT COUNT(*) FROM pool_rows WHERE id = 7001").value(), "0");
+    {
+        auto lease = pool.acquire();
+        EXPECT_EQ(lease->connection_id(), id) << "max_size 1: the same connection comes back";
+        // Through the native API with autocommit off, then returned without a commit.
+        lease->native_handle()->setAutoCommit(false);
+        exec(lease, "INSERT INTO pool_rows VALUES (7002, 'autocommit off')");
+    }
+    EXPECT_EQ(exec(other, "SELECT COUNT(*) FROM pool_rows WHERE id IN (7001, 7002)").value(), "0");
+    auto lease = pool.acquire();
+    EXPECT_EQ(lease->connection_id(), id);
+    EXPECT_EQ(exec(lease, "SELECT @@autocommit").value(), "1");
+}
+
+TEST_F(MysqlPool, SessionStateDoesNotLeakToTheNextBorrower) {
+    my_pool pool(mysql_driver(options_), {.name = "my-session", .max_size = 1, .acquire_timeout = 10s});
+    std::string default_mode;
+    {
+        auto lease = pool.acquire();
+        default_mode = exec(lease, "SELECT @@session.sql_mode").value();
+        exec(lease, "SET SESSION sql_mode = 'ANSI_QUOTES'");
+        exec(lease, "SET @leak = 'yes'");
+    }
+    auto lease = pool.acquire();
+    EXPECT_EQ(exec(lease, "SELECT @@session.sql_mode").value(), default_mode);
+    EXPECT_EQ(exec(lease, "SELECT @leak").rows.at(0).at(0), std::nullopt);
+    EXPECT_GE(pool.stats().closed_for(lifeguard::close_reason::broken), 1u)
+        << "a changed session is closed, not reused";
+}
+
+TEST_F(MysqlPool, ABrokenLeaseIsNotLentAgain) {
+    my_pool pool(mysql_driver(options_), {.name = "my-broken", .max_size = 1, .acquire_timeout = 10s});
+    mysql_driver admin_driver(options_);
+    auto admin = admin_driver.connect(steady::now() + 10s);
+    std::uint64_t id = 0;
+    {
+        auto lease = pool.acquire();
+        id = lease->connection_id();
+        exec(admin, "KILL " + std::to_string(id));
+        EXPECT_THROW(exec(lease, "SELECT 1"), mysql_error);
+        EXPECT_TRUE(lease.invalidated());
+    }
+    auto lease = pool.acquire();
+    EXPECT_NE(lease->connection_id(), id);
+    EXPECT_EQ(exec(lease, "SELECT 1").value(), "1");
+}
+
+TEST_F(MysqlPool, NeverOpensMoreThanMaxSize) {
+    my_pool pool(mysql_driver(options_),
+                 {.name = "my-limit", .max_size = 3, .min_idle = 0, .acquire_timeout = 10s});
+    std::mutex mutex;
+    std::set<std::uint64_t> seen;
+    std::atomic<int> failures{0};
+    {
+        std::vector<std::jthread> workers;
+        for (int t = 0; t < 8; ++t)
+            workers.emplace_back([&] {
+                for (int i = 0; i < 40; ++i) {
+                    try {
+                        auto lease = pool.acquire();
+                        exec(lease, "DO SLEEP(0.001)");
+                        std::lock_guard lock(mutex);
+                        seen.insert(lease->connection_id());
+                    } catch (const std::exception&) {
+                        ++failures;
+                    }
+                }
+            });
+    }
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_LE(seen.size(), 3u);
+    EXPECT_LE(pool.stats().created, 3u);
+}
+
+TEST(MysqlPoolLimits, ServerOutOfSlotsIsAClearError) {
+    // MariaDB's smallest max_connections is 10.
+    lifeguard::test::private_server server("mariadb", "MARIADB_MAX_CONNECTIONS=10");
+    if (!server.start()) LIFEGUARD_DB_UNAVAILABLE(server.error());
+    mysql_options o{.url = server.var("LIFEGUARD_MYSQL_URL"),
+                    .user = server.var("LIFEGUARD_MYSQL_USER"),
+                    .password = server.var("LIFEGUARD_MYSQL_PASSWORD"),
+                    .schema = server.var("LIFEGUARD_MYSQL_SCHEMA")};
+    my_pool pool(mysql_driver(o),
+                 {.name = "my-slots", .max_size = 16, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    std::vector<my_pool::lease_type> held;
+    for (int i = 0; i < 10; ++i) held.push_back(pool.acquire());
+    try {
+        auto eleventh = pool.acquire();
+        FAIL() << "the server has only 10 slots";
+    } catch (const pool_error& e) {
+        const auto& d = e.diagnostics();
+        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable) << d.to_string();
+        EXPECT_NE(d.last_connect_error.find("Too many connections"), std::string::npos)
+            << d.last_connect_error;
+        EXPECT_NE(d.to_string().find("127.0.0.1:" + server.var("LIFEGUARD_MYSQL_PORT")), std::string::npos)
+            << d.to_string();
+        lifeguard::test::expect_no_secret(d.to_string(), o.password, "pool_diagnostics::to_string()");
+    }
+}
+
+TEST_F(MysqlPool, WrongPasswordNeverShowsThePassword) {
+    auto wrong = options_;
+    wrong.password = options_.password + "-wrong";
+    my_pool pool(mysql_driver(wrong),
+                 {.name = "my-wrong", .max_size = 2, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    try {
+        auto lease = pool.acquire();
+        FAIL() << "a wrong password was accepted";
+    } catch (const pool_error& e) {
+        const auto& d = e.diagnostics();
+        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable);
+        EXPECT_NE(d.last_connect_error.find("Access denied"), std::string::npos) << d.last_connect_error;
+        EXPECT_NE(d.to_string().find("mysql 127.0.0.1:"), std::string::npos) << d.to_string();
+        lifeguard::test::expect_no_secret(e.what(), options_.password, "pool_error::what()");
+        lifeguard::test::expect_no_secret(d.to_string(), options_.password, "pool_diagnostics::to_string()");
+    }
+    lifeguard::test::expect_no_secret(pool.view().target(), options_.password, "pool target");
+}
+
+}  // namespace

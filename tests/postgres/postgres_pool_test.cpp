@@ -1,0 +1,241 @@
+// A lifeguard pool over the libpq driver against real PostgreSQL: returns mid-transaction,
+// session state, a server with few connection slots, wrong credentials, PgBouncer.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>  // the test uses the raw handle the way users may
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "db_support.hpp"
+#include "lifeguard/pool.hpp"
+#include "lifeguard/postgres.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using lifeguard::exec;
+using lifeguard::pool_error;
+using lifeguard::postgres_driver;
+using lifeguard::postgres_error;
+using pg_pool = lifeguard::pool<postgres_driver>;
+using steady = std::chrono::steady_clock;
+
+// Connections the server has for one application_name (set in the pool's conninfo).
+std::string server_count(const std::string& admin_conninfo, const std::string& application) {
+    postgres_driver d({.conninfo = admin_conninfo});
+    auto c = d.connect(steady::now() + 10s);
+    return exec(c, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", {application})
+        .value();
+}
+
+class PostgresPool : public ::testing::Test {
+protected:
+    void SetUp() override {
+        LIFEGUARD_LOAD_ENV(conninfo_, "LIFEGUARD_PG_CONNINFO");
+        postgres_driver admin_driver({.conninfo = conninfo_});
+        auto admin = admin_driver.connect(steady::now() + 10s);
+        // CREATE TABLE IF NOT EXISTS races with itself across test processes: serialise it.
+        exec(admin,
+             "BEGIN; SELECT pg_advisory_xact_lock(4712); CREATE TABLE IF NOT EXISTS pool_rows (id int, tag "
+             "text); "
+             "COMMIT");
+    }
+    std::string conninfo_;
+};
+
+TEST_F(PostgresPool, LendsWorkingConnectionsAndTakesThemBack) {
+    pg_pool pool(postgres_driver({.conninfo = conninfo_}),
+                 {.name = "pg-basic", .max_size = 3, .acquire_timeout = 10s});
+    {
+        auto a = pool.acquire();
+        auto b = pool.acquire();
+        EXPECT_EQ(exec(a, "SELECT 1").value(), "1");
+        EXPECT_NE(a->backend_pid(), b->backend_pid());
+        EXPECT_EQ(pool.stats().active, 2u);
+    }
+    EXPECT_EQ(pool.stats().active, 0u);
+    EXPECT_EQ(pool.view().target().find("postgres "), 0u) << pool.view().target();
+}
+
+TEST_F(PostgresPool, RowWrittenInAnAbandonedTransactionIsInvisible) {
+    pg_pool pool(postgres_driver({.conninfo = conninfo_}),
+                 {.name = "pg-abandon", .max_size = 1, .acquire_timeout = 10s});
+    int pid = 0;
+    {
+        auto lease = pool.acquire();
+        pid = lease->backend_pid();
+        exec(lease, "BEGIN");
+        exec(lease, "INSERT INTO pool_rows VALUES (7001, 'abandoned')");
+        // Returned mid-transaction: the pool must roll back.
+    }
+    postgres_driver other_driver({.conninfo = conninfo_});
+    auto other = other_driver.connect(steady::now() + 10s);
+    EXPECT_EQ(exec(other, "SELECT count(*) FROM pool_rows WHERE id = 7001").value(), "0");
+    auto again = pool.acquire();
+    EXPECT_EQ(again->backend_pid(), pid) << "max_size 1: the same connection comes back";
+    EXPECT_EQ(exec(again, "SELECT count(*) FROM pool_rows WHERE id = 7001").value(), "0");
+    exec(again, "INSERT INTO pool_rows VALUES (7001, 'autocommit')");  // not inside a stale transaction
+    EXPECT_EQ(exec(other, "SELECT count(*) FROM pool_rows WHERE id = 7001").value(), "1");
+    exec(other, "DELETE FROM pool_rows WHERE id = 7001");
+}
+
+TEST_F(PostgresPool, SessionStateDoesNotLeakToTheNextBorrower) {
+    pg_pool pool(postgres_driver({.conninfo = conninfo_}),
+                 {.name = "pg-session", .max_size = 1, .acquire_timeout = 10s});
+    int pid = 0;
+    {
+        auto lease = pool.acquire();
+        pid = lease->backend_pid();
+        exec(lease, "SET application_name = 'leaked-by-exec'");
+        exec(lease, "SET search_path = pg_catalog");
+    }
+    {
+        auto lease = pool.acquire();
+        ASSERT_EQ(lease->backend_pid(), pid);
+        EXPECT_EQ(exec(lease, "SHOW application_name").value(), "");
+        EXPECT_EQ(exec(lease, "SHOW search_path").value(), "\"$user\", public");
+        // Through the raw handle: nothing the driver can parse, still reset.
+        PGresult* r = PQexec(lease->native_handle(), "SET application_name = 'leaked-by-native'");
+        ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+    }
+    auto lease = pool.acquire();
+    ASSERT_EQ(lease->backend_pid(), pid);
+    EXPECT_EQ(exec(lease, "SHOW application_name").value(), "");
+}
+
+TEST_F(PostgresPool, ABrokenLeaseIsNotLentAgain) {
+    pg_pool pool(postgres_driver({.conninfo = conninfo_}),
+                 {.name = "pg-broken", .max_size = 1, .acquire_timeout = 10s});
+    postgres_driver admin_driver({.conninfo = conninfo_});
+    auto admin = admin_driver.connect(steady::now() + 10s);
+    int pid = 0;
+    {
+        auto lease = pool.acquire();
+        pid = lease->backend_pid();
+        exec(admin, "SELECT pg_terminate_backend($1::int)", {std::to_string(pid)});
+        EXPECT_THROW(exec(lease, "SELECT 1"), postgres_error);
+        EXPECT_TRUE(lease.invalidated());
+    }
+    auto lease = pool.acquire();
+    EXPECT_NE(lease->backend_pid(), pid);
+    EXPECT_EQ(exec(lease, "SELECT 1").value(), "1");
+    EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 1u);
+}
+
+TEST(PostgresPoolLimits, NeverOpensMoreThanMaxSize) {
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_PASSWORD_CONNINFO");
+    LIFEGUARD_NEED_ENV(admin, "LIFEGUARD_PG_CONNINFO");
+    {
+        pg_pool pool(postgres_driver({.conninfo = conninfo + " application_name=pg-limit"}),
+                     {.name = "pg-limit", .max_size = 3, .min_idle = 0, .acquire_timeout = 10s});
+        constexpr int threads = 8;
+        std::atomic<int> failures{0};
+        std::vector<std::jthread> workers;
+        for (int t = 0; t < threads; ++t)
+            workers.emplace_back([&] {
+                for (int i = 0; i < 40; ++i) {
+                    try {
+                        auto lease = pool.acquire();
+                        exec(lease, "SELECT pg_sleep(0.001)");
+                    } catch (const std::exception&) {
+                        ++failures;
+                    }
+                }
+            });
+        workers.clear();
+        EXPECT_EQ(failures.load(), 0);
+        EXPECT_LE(pool.stats().created, 3u);
+        EXPECT_EQ(server_count(admin, "pg-limit"), "3");
+    }
+    // Backends exit a moment after their client said goodbye: wait (bounded) for the server.
+    std::string left;
+    for (int i = 0; i < 400 && (left = server_count(admin, "pg-limit")) != "0"; ++i)
+        std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(left, "0") << "closing the pool closes its connections";
+}
+
+TEST(PostgresPoolLimits, ServerOutOfSlotsIsAClearError) {
+    lifeguard::test::private_server server("pg", "PG_MAX_CONNECTIONS=4");
+    if (!server.start()) LIFEGUARD_DB_UNAVAILABLE(server.error());
+    pg_pool pool(postgres_driver({.conninfo = server.var("LIFEGUARD_PG_TCP_CONNINFO")}),
+                 {.name = "pg-slots", .max_size = 8, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    std::vector<pg_pool::lease_type> held;
+    for (int i = 0; i < 4; ++i) held.push_back(pool.acquire());
+    try {
+        auto fifth = pool.acquire();
+        FAIL() << "the server has only 4 slots";
+    } catch (const pool_error& e) {
+        const auto& d = e.diagnostics();
+        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable) << d.to_string();
+        EXPECT_NE(d.last_connect_error.find("too many clients"), std::string::npos) << d.last_connect_error;
+        EXPECT_NE(d.to_string().find("127.0.0.1:" + server.var("LIFEGUARD_PG_PORT")), std::string::npos)
+            << d.to_string();
+    }
+    EXPECT_EQ(pool.stats().active, 4u);
+}
+
+TEST(PostgresPoolPasswords, WrongPasswordNeverShowsThePassword) {
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_PASSWORD_CONNINFO");
+    LIFEGUARD_NEED_ENV(password, "LIFEGUARD_PG_PASSWORD");
+    std::string wrong = conninfo;
+    wrong.replace(wrong.find(password), password.size(), password + "-wrong");
+    pg_pool pool(postgres_driver({.conninfo = wrong}),
+                 {.name = "pg-wrong", .max_size = 2, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    try {
+        auto lease = pool.acquire();
+        FAIL() << "a wrong password was accepted";
+    } catch (const pool_error& e) {
+        const auto& d = e.diagnostics();
+        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable);
+        EXPECT_NE(d.last_connect_error.find("password authentication failed"), std::string::npos)
+            << d.last_connect_error;
+        EXPECT_NE(d.to_string().find("postgres 127.0.0.1:"), std::string::npos) << d.to_string();
+        lifeguard::test::expect_no_secret(e.what(), password, "pool_error::what()");
+        lifeguard::test::expect_no_secret(d.to_string(), password, "pool_diagnostics::to_string()");
+        lifeguard::test::expect_no_secret(d.last_connect_error, password, "last_connect_error");
+    }
+    lifeguard::test::expect_no_secret(pool.view().target(), password, "pool target");
+    lifeguard::test::expect_no_secret(pool.driver().describe(), password, "describe()");
+    std::error_code ec;
+    auto empty = pool.acquire(ec);
+    EXPECT_FALSE(empty);
+    ASSERT_TRUE(pool.last_failure());
+    lifeguard::test::expect_no_secret(pool.last_failure()->to_string(), password, "last_failure()");
+}
+
+TEST(PostgresPoolPgBouncer, ResetWorksThroughTransactionPooling) {
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PGBOUNCER_CONNINFO");
+    pg_pool pool(postgres_driver({.conninfo = conninfo}),
+                 {.name = "pg-bouncer", .max_size = 4, .acquire_timeout = 10s});
+    std::atomic<int> failures{0};
+    std::vector<std::jthread> workers;
+    for (int t = 0; t < 4; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                try {
+                    auto lease = pool.acquire();
+                    if (i % 3 == 0) exec(lease, "SET application_name = 'w" + std::to_string(t) + "'");
+                    if (i % 5 == 0) {
+                        exec(lease, "BEGIN");
+                        exec(lease, "SELECT 1");
+                        continue;  // returned mid-transaction
+                    }
+                    if (exec(lease, "SELECT $1::int", {std::to_string(i)}).value() != std::to_string(i))
+                        ++failures;
+                } catch (const std::exception&) {
+                    ++failures;
+                }
+            }
+        });
+    workers.clear();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 0u) << "reset must not fail";
+    EXPECT_EQ(pool.stats().active, 0u);
+}
+
+}  // namespace
