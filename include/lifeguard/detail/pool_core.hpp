@@ -37,6 +37,7 @@
 #include <source_location>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "lifeguard/detail/clock.hpp"
@@ -634,8 +635,12 @@ private:
             }
             if (w.failure) break;
             if (queue_.head() == &w) {
+                // Woken for a returned connection that a running caller took first? Then do not
+                // ask to be woken again (that would cost every return a wake-up): the fairness
+                // deadline below gets us the next one. Manual clocks have no such deadline.
+                const bool barged_past = std::exchange(w.poked, false) && real_time;
                 got = claim_idle_locked();
-                if (!got) {
+                if (!got && !barged_past) {
                     // Ask returners to wake us, then look once more (store-fence-load pairs
                     // with release(): either we see their slot or they see our flag).
                     gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
@@ -762,6 +767,7 @@ private:
             }
         } else if (g & gate_wake_head) {
             gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
+            head->poked = true;
             poke_head_locked();
         }
     }
@@ -1159,6 +1165,7 @@ private:
     const std::unique_ptr<slot_type[]> slots_;
     const worker_mode mode_;
     const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
+    static constexpr bool real_time = std::same_as<Clock, std::chrono::steady_clock>;
 
     alignas(64) std::atomic<std::uint32_t> gate_{0};
     std::atomic<std::uint64_t> evict_generation_{0};

@@ -36,6 +36,7 @@ struct waiter {
     bool announced = false;   ///< on_block was called for it
     bool validating = false;  ///< handed a slot the worker is checking before delivery
     bool cancelled = false;   ///< failed while the worker was checking its slot
+    bool poked = false;       ///< woken because a connection may be idle (sync head)
 
     std::condition_variable cv;
 
