@@ -11,6 +11,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/lifeguard DESTINATION ${CMAKE_IN
 
 install(EXPORT lifeguard-targets NAMESPACE lifeguard:: FILE lifeguard-targets.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lifeguard)
+# What the optional targets need from the consumer's side.
+set(LIFEGUARD_CONFIG_DEPENDENCIES "")
+if(TARGET lifeguard_diagnostics OR TARGET lifeguard_logging)
+    string(APPEND LIFEGUARD_CONFIG_DEPENDENCIES "find_dependency(spdlog CONFIG)\n")
+endif()
+if(TARGET lifeguard_prometheus)
+    string(APPEND LIFEGUARD_CONFIG_DEPENDENCIES "find_dependency(prometheus-cpp CONFIG)\n")
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/lifeguard-config.cmake.in
     ${PROJECT_BINARY_DIR}/lifeguard-config.cmake
     INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lifeguard)

@@ -36,7 +36,7 @@ struct lease_info {
 /// A caller about to wait, or leaving the wait queue.
 struct wait_info {
     owner_id owner = 0;
-    std::string_view owner_label;  ///< empty for a thread owner
+    std::string owner_label;  ///< empty for a thread owner (owned: waiters() outlives the wait)
     std::source_location site;
     std::chrono::nanoseconds since{0};  ///< when it started waiting, on the pool's clock
 };
@@ -54,7 +54,7 @@ public:
     virtual std::chrono::nanoseconds now() const noexcept = 0;
     /// The leases out right now (owner, site, age).
     virtual std::vector<holder_info> holders() const = 0;
-    /// The callers waiting right now, oldest first.
+    /// The callers waiting right now, oldest first (a copy taken under the pool's lock).
     virtual std::vector<wait_info> waiters() const = 0;
     /// True when a waiter could be served without any holder releasing: an idle connection,
     /// room to open one, or one being opened.
@@ -79,8 +79,13 @@ public:
 
     /// The observer was attached to `pool`. It receives events until on_detach.
     virtual void on_attach(pool_view& /*pool*/) {}
-    /// The pool is being destroyed; `pool` must not be used after this returns.
+    /// The pool is being destroyed; `pool` must not be used after this returns. Hooks of
+    /// calls already in progress may still arrive after on_detach (the pool stays valid until
+    /// they return).
     virtual void on_detach(pool_view& /*pool*/) {}
+
+    // For one acquire the order is: on_acquire_start, then on_block ... on_unblock if it
+    // waits, then on_acquired or on_acquire_failed.
 
     /// Every acquire, before it looks for a connection. On the caller's thread.
     virtual void on_acquire_start(pool_view& /*pool*/, owner_id /*owner*/,

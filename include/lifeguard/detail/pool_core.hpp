@@ -178,7 +178,7 @@ public:
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) {
             w.announced = true;
-            const wait_info info{w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)};
+            const wait_info info{w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)};
             lock.unlock();
             obs->on_block(*this, info);
         }
@@ -206,7 +206,7 @@ public:
     slot_type* complete_async(waiter& w, std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
                               std::exception_ptr* exception) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.announced && obs) obs->on_unblock(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+        if (w.announced && obs) obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp(*s, w.owner, w.site, coarse_now(clock_));
@@ -449,7 +449,7 @@ public:
         std::vector<wait_info> out;
         std::lock_guard lock(mutex_);
         queue_.for_each([&](const waiter& w) {
-            out.push_back({w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+            out.push_back({w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         });
         return out;
     }
@@ -658,7 +658,7 @@ private:
             if (!announced_block && obs) {
                 announced_block = true;
                 lock.unlock();
-                obs->on_block(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+                obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
                 lock.lock();
                 continue;
             }
@@ -681,7 +681,7 @@ private:
         }
         if (announced_block && obs) {
             lock.unlock();
-            obs->on_unblock(*this, {w.owner, w.owner_label, w.site, std::chrono::nanoseconds(w.since)});
+            obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
             lock.lock();
         }
         if (--active_waiters_ == 0 && queue_.empty()) waiters_gone_.notify_all();

@@ -1,0 +1,487 @@
+// The detector on real pools with threads: the shapes of the issue (AUTO-ID, 20 logins on a
+// pool of 10, cross-pool ABBA, the OR-model guard, hand-off), fail_fast unwinding, outages,
+// headroom, and owners that move between threads. Every acquire_timeout is 30 s: a test that
+// finishes with errc::deadlock or errc::pool_closed did not need it. Synchronisation is by
+// barriers, gates and the pools' own on_block hook; nothing sleeps.
+#include <gtest/gtest.h>
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <atomic>
+#include <barrier>
+#include <latch>
+#include <memory>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "detector/pool_events.hpp"
+#include "lifeguard/diagnostics/deadlock_error.hpp"
+#include "lifeguard/diagnostics/detector.hpp"
+#include "lifeguard/pool.hpp"
+#include "support/fake_driver.hpp"
+#include "support/manual_clock.hpp"
+
+namespace lifeguard::diagnostics {
+namespace {
+
+using testing::block_events;
+using testing::fake_driver;
+using testing::gate;
+using testing::report_collector;
+using test_pool = basic_pool<fake_driver>;
+
+struct fixture {
+    report_collector reports;
+    std::shared_ptr<deadlock_detector> detector;
+    std::shared_ptr<block_events> blocks = std::make_shared<block_events>();
+
+    explicit fixture(std::chrono::milliseconds watchdog = 0ms) {
+        detector_options o;
+        o.watchdog_interval = watchdog;
+        o.on_report = reports.callback();
+        o.logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+        detector = std::make_shared<deadlock_detector>(std::move(o));
+    }
+
+    /// A pool with all `size` connections open (worker run by hand: nothing opens later), watched
+    /// by the detector and then by the block events.
+    std::unique_ptr<test_pool> pool(std::string name, std::size_t size, deadlock_policy policy, bool watch = true) {
+        auto p = std::make_unique<test_pool>(
+            fake_driver{},
+            pool_options{.name = std::move(name), .max_size = size, .acquire_timeout = 30s, .on_deadlock = policy},
+            std::chrono::steady_clock{}, worker_mode::manual);
+        p->run_worker_once();
+        if (watch) p->add_observer(detector);
+        p->add_observer(blocks);
+        return p;
+    }
+};
+
+std::vector<owner_id> owners_of(const std::vector<task_report>& tasks) {
+    std::vector<owner_id> out;
+    for (const auto& t : tasks) out.push_back(t.owner);
+    std::ranges::sort(out);
+    return out;
+}
+
+// ------------------------------------------------------------------------------ AUTO-ID
+
+struct login_sites {
+    unsigned outer = 0, inner = 0;
+};
+
+TEST(DetectorOnPool, AutoIdKnotIsNamedLongBeforeTheTimeout) {
+    fixture f;
+    auto pool = f.pool("app", 2, deadlock_policy::report);
+    std::barrier both(2);
+    std::atomic<unsigned> outer_line{0}, inner_line{0};
+    std::error_code results[2];
+    owner_id ids[2] = {};
+    auto login = [&](int i) {
+        owner_scope scope("login " + std::to_string(i));
+        ids[i] = scope.id();
+        outer_line = std::source_location::current().line(); auto outer = pool->acquire();
+        both.arrive_and_wait();
+        std::error_code ec;
+        inner_line = std::source_location::current().line(); auto inner = pool->acquire(ec);
+        results[i] = ec;
+    };
+    std::thread t0(login, 0), t1(login, 1);
+    const report r = f.reports.wait_for(report_kind::deadlock);
+    pool->close();  // ends the waits; with policy report they would last 30 s
+    t0.join();
+    t1.join();
+
+    EXPECT_EQ(results[0], make_error_code(errc::pool_closed));
+    EXPECT_EQ(results[1], make_error_code(errc::pool_closed));
+    ASSERT_EQ(r.members.size(), 2u);
+    EXPECT_EQ(owners_of(r.members), (std::vector<owner_id>{std::min(ids[0], ids[1]), std::max(ids[0], ids[1])}));
+    std::set<std::string> labels;
+    for (const auto& m : r.members) {
+        labels.insert(m.label);
+        ASSERT_EQ(m.holds.size(), 1u);
+        EXPECT_EQ(m.holds[0].site.line(), outer_line.load());
+        EXPECT_EQ(m.waits_for, "app");
+        EXPECT_EQ(m.wait_site.line(), inner_line.load());
+    }
+    EXPECT_EQ(labels, (std::set<std::string>{"login 0", "login 1"}));
+    ASSERT_EQ(r.pools.size(), 1u);
+    EXPECT_EQ(r.pools[0].connections_per_task, 2u);
+    EXPECT_EQ(r.pools[0].observed_tasks, 2u);
+    EXPECT_EQ(r.pools[0].safe_size, 3u);
+    EXPECT_EQ(pool->stats().deadlocks, 1u);
+    EXPECT_EQ(pool->stats().nested_acquisitions, 2u);
+}
+
+TEST(DetectorOnPool, AutoIdFailFastThrowsIntoOneHolderAndTheOtherCompletes) {
+    fixture f;
+    auto pool = f.pool("app", 2, deadlock_policy::fail_fast);
+    std::barrier both(2);
+    std::atomic<int> completed{0}, failed{0};
+    std::optional<report> seen;
+    std::mutex seen_mutex;
+    auto login = [&](int i) {
+        owner_scope scope("login " + std::to_string(i));
+        try {
+            auto outer = pool->acquire();
+            both.arrive_and_wait();
+            auto inner = pool->acquire();
+            ++completed;
+        } catch (const deadlock_error& e) {
+            EXPECT_EQ(e.code(), make_error_code(errc::deadlock));
+            EXPECT_EQ(e.report().victim, scope.id());
+            std::lock_guard lock(seen_mutex);
+            seen = e.report();
+            ++failed;
+        }
+    };
+    std::thread t0(login, 0), t1(login, 1);
+    t0.join();
+    t1.join();
+    EXPECT_EQ(completed.load(), 1);
+    EXPECT_EQ(failed.load(), 1);
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->members.size(), 2u);
+    EXPECT_EQ(seen->pools[0].safe_size, 3u);
+    EXPECT_EQ(f.detector->stats().failed_tasks, 1u);
+    EXPECT_EQ(pool->stats().timeouts, 0u);
+}
+
+TEST(DetectorOnPool, AutoIdFailFastGivesErrcDeadlockToTheErrorCodeOverload) {
+    fixture f;
+    auto pool = f.pool("app", 2, deadlock_policy::fail_fast);
+    std::barrier both(2);
+    std::error_code results[2];
+    auto login = [&](int i) {
+        owner_scope scope;
+        std::error_code ec;
+        auto outer = pool->acquire(ec);
+        both.arrive_and_wait();
+        auto inner = pool->acquire(ec);
+        results[i] = ec;
+    };
+    std::thread t0(login, 0), t1(login, 1);
+    t0.join();
+    t1.join();
+    const auto deadlock = make_error_code(errc::deadlock);
+    EXPECT_TRUE((results[0] == deadlock) != (results[1] == deadlock)) << results[0].message() << " / " << results[1].message();
+    EXPECT_FALSE(results[0] && results[0] != deadlock);
+    EXPECT_FALSE(results[1] && results[1] != deadlock);
+    const auto d = pool->last_failure();
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->what, verdict::deadlocked);
+    EXPECT_NE(d->detail.find("deadlock:"), std::string::npos) << d->detail;
+}
+
+TEST(DetectorOnPool, PoolOfThreeServesBothWithAPotentialReport) {
+    fixture f;
+    auto pool = f.pool("app", 3, deadlock_policy::fail_fast);
+    std::barrier both(2);
+    std::atomic<int> completed{0};
+    auto login = [&] {
+        owner_scope scope;
+        auto outer = pool->acquire();
+        both.arrive_and_wait();
+        auto inner = pool->acquire();
+        ++completed;
+    };
+    std::thread t0(login), t1(login);
+    t0.join();
+    t1.join();
+    EXPECT_EQ(completed.load(), 2);
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty());
+    const auto nested = f.reports.of(report_kind::nested_acquisition);
+    ASSERT_EQ(nested.size(), 1u);
+    EXPECT_EQ(nested[0].nested[0].depth, 2u);
+    EXPECT_EQ(nested[0].nested[0].tasks, 2u);
+    EXPECT_EQ(nested[0].nested[0].safe_size, 3u);
+    EXPECT_EQ(nested[0].nested[0].max_size, 3u);
+}
+
+TEST(DetectorOnPool, TwentyLoginsOnAPoolOfTenNeedTwentyOne) {
+    fixture f;
+    auto pool = f.pool("app", 10, deadlock_policy::report);
+    std::atomic<unsigned> outer_line{0};
+    std::vector<std::thread> logins;
+    std::vector<std::error_code> results(20);
+    for (int i = 0; i < 20; ++i)
+        logins.emplace_back([&, i] {
+            owner_scope scope("login " + std::to_string(i));
+            std::error_code ec;
+            outer_line = std::source_location::current().line(); auto outer = pool->acquire(ec);
+            if (ec) {
+                results[i] = ec;
+                return;
+            }
+            // Hold on until the ten without a connection are queued behind us.
+            f.blocks->wait_for(10, [&](const block_events::block& b) { return b.line == outer_line.load(); });
+            auto inner = pool->acquire(ec);
+            results[i] = ec;
+        });
+    const report r = f.reports.wait_for(report_kind::deadlock);
+    pool->close();
+    for (auto& t : logins) t.join();
+
+    for (const auto& ec : results) EXPECT_EQ(ec, make_error_code(errc::pool_closed));
+    EXPECT_EQ(r.members.size(), 10u);
+    EXPECT_EQ(r.behind.size(), 10u);
+    ASSERT_EQ(r.pools.size(), 1u);
+    EXPECT_EQ(r.pools[0].observed_tasks, 20u);
+    EXPECT_EQ(r.pools[0].connections_per_task, 2u);
+    EXPECT_EQ(r.pools[0].safe_size, 21u);
+    EXPECT_NE(r.to_string().find("10 more tasks wait behind them"), std::string::npos) << r.to_string();
+    EXPECT_NE(r.to_string().find("= 21"), std::string::npos);
+
+    const auto snap = f.detector->snapshot();
+    ASSERT_EQ(snap.pools.size(), 1u);
+    EXPECT_EQ(snap.pools[0].observed_tasks, 20u);
+    EXPECT_EQ(snap.pools[0].observed_connections_per_task, 2u);
+    EXPECT_EQ(snap.pools[0].safe_size, 21u);
+    ASSERT_EQ(snap.pools[0].nested.size(), 1u);
+    EXPECT_EQ(snap.pools[0].nested[0].count, 10u);
+    EXPECT_EQ(snapshot_from_json(to_json(snap)), snap);
+}
+
+// ------------------------------------------------------------------------------ across pools
+
+TEST(DetectorOnPool, CrossPoolAbbaIsAKnotAndAnInversion) {
+    fixture f;
+    auto a = f.pool("A", 1, deadlock_policy::fail_fast);
+    auto b = f.pool("B", 1, deadlock_policy::fail_fast);
+    std::barrier both(2);
+    std::atomic<int> completed{0}, failed{0};
+    auto run = [&](test_pool& first, test_pool& second) {
+        owner_scope scope;
+        try {
+            auto x = first.acquire();
+            both.arrive_and_wait();
+            auto y = second.acquire();
+            ++completed;
+        } catch (const deadlock_error&) {
+            ++failed;
+        }
+    };
+    std::thread t0(run, std::ref(*a), std::ref(*b)), t1(run, std::ref(*b), std::ref(*a));
+    t0.join();
+    t1.join();
+    EXPECT_EQ(completed.load(), 1);
+    EXPECT_EQ(failed.load(), 1);
+    const auto knots = f.reports.of(report_kind::deadlock);
+    ASSERT_EQ(knots.size(), 1u);
+    EXPECT_EQ(knots[0].pools.size(), 2u);
+    EXPECT_EQ(f.reports.of(report_kind::order_inversion).size(), 1u);
+}
+
+TEST(DetectorOnPool, OrModelGuardThenKnot) {
+    // P has 2, Q has 1. T1 holds P and waits Q; T3 holds Q and waits P; T2 holds P and runs:
+    // nothing to report. Then T2 waits for Q too: now nobody can release anything.
+    fixture f;
+    auto p = f.pool("P", 2, deadlock_policy::report);
+    auto q = f.pool("Q", 1, deadlock_policy::report);
+    std::latch holding(3);
+    gate go[3];
+    owner_id ids[3] = {};
+    std::error_code results[3];
+    auto task = [&](int i, test_pool& first, test_pool& second) {
+        owner_scope scope;
+        ids[i] = scope.id();
+        auto held = first.acquire();
+        holding.count_down();
+        go[i].wait();
+        std::error_code ec;
+        auto more = second.acquire(ec);
+        results[i] = ec;
+    };
+    std::thread t1(task, 0, std::ref(*p), std::ref(*q)), t2(task, 1, std::ref(*p), std::ref(*q)),
+        t3(task, 2, std::ref(*q), std::ref(*p));
+    holding.wait();
+    go[0].open();
+    f.blocks->wait_for_owner(ids[0], "Q");
+    go[2].open();
+    f.blocks->wait_for_owner(ids[2], "P");
+    f.detector->check_now();
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty()) << "T2 runs and can release P";
+    go[1].open();
+    const report r = f.reports.wait_for(report_kind::deadlock);
+    p->close();
+    q->close();
+    for (auto* t : {&t1, &t2, &t3}) t->join();
+    EXPECT_EQ(owners_of(r.members).size(), 3u);
+    // Closing P fails T3's wait; T3 then returns Q, so T1 or T2 may be served before Q closes.
+    int closed = 0;
+    for (const auto& ec : results) {
+        EXPECT_TRUE(!ec || ec == make_error_code(errc::pool_closed)) << ec.message();
+        closed += ec == make_error_code(errc::pool_closed);
+    }
+    EXPECT_GE(closed, 1);
+}
+
+TEST(DetectorOnPool, HandOffThatClosesAKnotIsDetectedAtTheHandOff) {
+    // Task O acts on two threads. R holds P and runs; A holds Q. O waits on Q (thread 2) and
+    // on P (thread 1); A waits on P. When R returns P, the pool hands it to O's thread 1: now
+    // O holds P and still waits on Q, A holds Q and waits on P. The hand-off closes the knot.
+    fixture f;
+    auto p = f.pool("P", 1, deadlock_policy::report);
+    auto q = f.pool("Q", 1, deadlock_policy::report);
+    const owner_id o = new_owner_id();
+    std::latch holding(2);
+    gate go_r, go_a, go_o1, go_o2, reported;
+    owner_id a_id = 0;
+    std::error_code a_result, o2_result;
+    std::thread r([&] {
+        auto held = p->acquire();
+        holding.count_down();
+        go_r.wait();
+    });
+    std::thread a([&] {
+        owner_scope scope("A");
+        a_id = scope.id();
+        auto held = q->acquire();
+        holding.count_down();
+        go_a.wait();
+        auto more = p->acquire(a_result);
+    });
+    std::thread o1([&] {
+        owner_scope scope(o, "O");
+        go_o1.wait();
+        auto got = p->acquire();  // served by the hand-off
+        reported.wait();          // like a task joining its other half
+    });
+    std::thread o2([&] {
+        owner_scope scope(o, "O");
+        go_o2.wait();
+        auto got = q->acquire(o2_result);
+    });
+    holding.wait();
+    go_o2.open();
+    f.blocks->wait_for_owner(o, "Q");
+    go_o1.open();
+    f.blocks->wait_for_owner(o, "P");
+    go_a.open();
+    f.blocks->wait_for_owner(a_id, "P");
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty()) << "R runs";
+    go_r.open();  // R returns P: it goes to O's thread 1, the oldest waiter
+    r.join();
+    const report rep = f.reports.wait_for(report_kind::deadlock);
+    EXPECT_EQ(owners_of(rep.members), (std::vector<owner_id>{std::min(o, a_id), std::max(o, a_id)}));
+    reported.open();  // O's thread 1 returns P; A gets it, finishes and returns Q to O's thread 2
+    for (auto* t : {&a, &o1, &o2}) t->join();
+    EXPECT_FALSE(a_result);
+    EXPECT_FALSE(o2_result);
+}
+
+// ------------------------------------------------------------------------------ no knot
+
+TEST(DetectorOnPool, HeadroomOrAConnectionBeingOpenedIsNoKnot) {
+    fixture f;
+    fake_driver driver;
+    test_pool pool(driver, pool_options{.name = "app", .max_size = 2, .min_idle = 1, .acquire_timeout = 30s,
+                                        .on_deadlock = deadlock_policy::fail_fast},
+                   std::chrono::steady_clock{}, worker_mode::manual);
+    pool.run_worker_once();  // one of two open
+    pool.add_observer(f.detector);
+    pool.add_observer(f.blocks);
+    const owner_id me = new_owner_id();
+    std::error_code result;
+    std::thread t([&] {
+        owner_scope scope(me);
+        auto outer = pool.acquire();
+        auto inner = pool.acquire(result);  // waits: room to open a second one
+    });
+    f.blocks->wait_for_owner(me, "app");
+    f.detector->check_now();
+    driver.with([](auto& s) { s.hold_connects = true; });
+    std::thread worker([&] { pool.run_worker_once(); });  // opening, held in connect()
+    driver.wait_for([](auto& s) { return s.connects_waiting == 1; });
+    f.detector->check_now();
+    driver.with([](auto& s) { s.hold_connects = false; });
+    worker.join();
+    t.join();
+    EXPECT_FALSE(result);
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty());
+    EXPECT_EQ(f.reports.of(report_kind::nested_acquisition).size(), 1u);
+}
+
+TEST(DetectorOnPool, CreationFailingIsAnOutageNotADeadlock) {
+    fixture f;
+    fake_driver driver;
+    testing::manual_clock clock;
+    basic_pool<fake_driver, testing::manual_clock> pool(
+        driver, pool_options{.name = "app", .max_size = 2, .min_idle = 0, .acquire_timeout = 30s,
+                             .on_deadlock = deadlock_policy::fail_fast},
+        clock, worker_mode::manual);
+    pool.add_observer(f.detector);
+    pool.add_observer(f.blocks);
+    driver.with([](auto& s) { s.refuse_connects = true; });
+    const owner_id me = new_owner_id();
+    std::error_code result;
+    std::thread t([&] {
+        owner_scope scope(me);
+        auto lease = pool.acquire(result);
+    });
+    f.blocks->wait_for_owner(me, "app");
+    pool.run_worker_once();  // the connect fails while a caller waits
+    const report r = f.reports.wait_for(report_kind::outage);
+    EXPECT_EQ(r.pools[0].last_connect_error, "connection refused (fake)");
+    clock.advance(31s);
+    t.join();
+    EXPECT_EQ(result, make_error_code(errc::timeout));
+    ASSERT_TRUE(pool.last_failure());
+    EXPECT_EQ(pool.last_failure()->what, verdict::database_unreachable);
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty());
+}
+
+// ------------------------------------------------------------------------------ owners and threads
+
+TEST(DetectorOnPool, LeaseReleasedOnAnotherThreadKeepsTheBookkeepingRight) {
+    fixture f;
+    auto pool = f.pool("app", 2, deadlock_policy::report);
+    owner_scope me("request");
+    auto lease = pool->acquire();
+    std::thread([l = std::move(lease)]() mutable { l.release(); }).join();
+    auto again = pool->acquire();  // would look nested if the release had been lost
+    EXPECT_EQ(pool->stats().nested_acquisitions, 0u);
+    EXPECT_TRUE(f.reports.of(report_kind::nested_acquisition).empty());
+}
+
+TEST(DetectorOnPool, ATaskThatHopsThreadsKeepsItsLeases) {
+    fixture f;
+    auto pool = f.pool("app", 3, deadlock_policy::report);
+    owner_scope me("request");
+    auto lease = pool->acquire();
+    std::thread([&, id = me.id()] {
+        owner_scope resumed(id, "request");  // the same task, resumed on another thread
+        auto more = pool->acquire();
+    }).join();
+    EXPECT_EQ(pool->stats().nested_acquisitions, 1u);
+    EXPECT_EQ(f.reports.of(report_kind::nested_acquisition).size(), 1u);
+}
+
+TEST(DetectorOnPool, WatchdogThreadFindsAKnotThatFormedBeforeItWatched) {
+    fixture f(5ms);
+    auto pool = f.pool("app", 2, deadlock_policy::report, /*watch=*/false);
+    std::barrier both(2);
+    owner_id ids[2] = {};
+    auto login = [&](int i) {
+        owner_scope scope;
+        ids[i] = scope.id();
+        auto outer = pool->acquire();
+        both.arrive_and_wait();
+        std::error_code ec;
+        auto inner = pool->acquire(ec);
+    };
+    std::thread t0(login, 0), t1(login, 1);
+    f.blocks->wait_for(2, [](const block_events::block&) { return true; });
+    pool->add_observer(f.detector);  // no hook will tell it about the two waits
+    const report r = f.reports.wait_for(report_kind::deadlock);
+    pool->close();
+    t0.join();
+    t1.join();
+    EXPECT_EQ(owners_of(r.members), (std::vector<owner_id>{std::min(ids[0], ids[1]), std::max(ids[0], ids[1])}));
+}
+
+}  // namespace
+}  // namespace lifeguard::diagnostics

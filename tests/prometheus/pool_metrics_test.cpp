@@ -1,0 +1,179 @@
+// prometheus_metrics attached to real pools (fake driver, manual clock, manual worker): the
+// exported gauges follow the pool, histograms fill from its hooks, destroyed pools disappear.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+#include "exposition.hpp"
+#include "lifeguard/pool.hpp"
+#include "lifeguard/prometheus.hpp"
+#include "support/fake_driver.hpp"
+#include "support/manual_clock.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using lifeguard::prometheus_metrics;
+using lifeguard::prometheus_options;
+using lifeguard::testing::fake_driver;
+using lifeguard::testing::manual_clock;
+using lifeguard::testing::scrape;
+using manual_pool = lifeguard::basic_pool<fake_driver, manual_clock>;
+
+// Lets the test wait, without sleeping, until callers are queued.
+class block_counter final : public lifeguard::pool_observer {
+public:
+    void on_block(lifeguard::pool_view&, const lifeguard::wait_info&) override {
+        std::lock_guard lock(mutex_);
+        ++blocked_;
+        cv_.notify_all();
+    }
+    void wait_blocked(int n) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return blocked_ >= n; });
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    int blocked_ = 0;
+};
+
+struct fixture {
+    fake_driver driver;
+    manual_clock clock;
+    std::shared_ptr<block_counter> blocks = std::make_shared<block_counter>();
+
+    std::unique_ptr<manual_pool> make(lifeguard::pool_options o) {
+        auto p = std::make_unique<manual_pool>(driver, std::move(o), clock, lifeguard::worker_mode::manual);
+        p->add_observer(blocks);
+        return p;
+    }
+};
+
+TEST(PoolMetrics, GaugesFollowTheLivePool) {
+    fixture f;
+    prometheus_metrics metrics(
+        prometheus_options{.prefix = "hikaricp", .constant_labels = {{"application", "shop"}}});
+    auto pool = f.make({.name = "orders", .max_size = 4, .min_idle = 4});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+
+    auto a = pool->acquire();
+    auto b = pool->acquire();
+    auto c = pool->acquire();
+    auto e = scrape(metrics);
+    const std::map<std::string, std::string> orders{{"pool", "orders"}, {"application", "shop"}};
+    EXPECT_EQ(e.value("hikaricp_connections", orders), 4);
+    EXPECT_EQ(e.value("hikaricp_connections_active", orders), 3);
+    EXPECT_EQ(e.value("hikaricp_connections_idle", orders), 1);
+    EXPECT_EQ(e.value("hikaricp_connections_pending", orders), 0);
+    EXPECT_EQ(e.value("hikaricp_connections_max", orders), 4);
+    EXPECT_EQ(e.value("hikaricp_connections_min", orders), 4);
+    EXPECT_EQ(e.value("hikaricp_connections_acquire_seconds_count", orders), 3);
+    EXPECT_EQ(e.value("hikaricp_connections_creation_seconds_count", orders), 4);
+    EXPECT_EQ(e.value("hikaricp_connections_usage_seconds_count", orders), 0);
+
+    f.clock.advance(250ms);
+    b.release();
+    c.invalidate();
+    c.release();
+    pool->run_worker_once();  // closes the invalidated one and refills
+    e = scrape(metrics);
+    EXPECT_EQ(e.value("hikaricp_connections_active", orders), 1);
+    EXPECT_EQ(e.value("hikaricp_connections_usage_seconds_count", orders), 2);
+    EXPECT_EQ(e.value("hikaricp_connections_usage_seconds_bucket", {{"pool", "orders"}, {"le", "0.1"}}), 0);
+    EXPECT_EQ(e.value("hikaricp_connections_usage_seconds_bucket", {{"pool", "orders"}, {"le", "0.25"}}), 2);
+    EXPECT_EQ(e.value("hikaricp_connections_closed_total", {{"pool", "orders"}, {"reason", "broken"}}), 1);
+}
+
+TEST(PoolMetrics, PendingAndTimeoutsComeFromTheWaitQueue) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make(
+        {.name = "orders", .max_size = 1, .min_idle = 1, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    auto held = pool->acquire();
+
+    std::error_code ec;
+    std::thread waiter([&] { auto lease = pool->acquire(ec); });
+    f.blocks->wait_blocked(1);
+    auto e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_pending", {{"pool", "orders"}}), 1);
+    EXPECT_EQ(e.value("lifeguard_connections_active", {{"pool", "orders"}}), 1);
+    EXPECT_EQ(e.value("lifeguard_connections_timeout_total", {{"pool", "orders"}}), 0);
+
+    f.clock.advance(2s);  // past acquire_timeout on the pool's clock
+    waiter.join();
+    EXPECT_EQ(ec, lifeguard::errc::timeout);
+    e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_pending", {{"pool", "orders"}}), 0);
+    EXPECT_EQ(e.value("lifeguard_connections_timeout_total", {{"pool", "orders"}}), 1);
+}
+
+TEST(PoolMetrics, WaitedAcquireIsTimedInTheHistogram) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make({.name = "orders", .max_size = 1, .min_idle = 1});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    auto held = pool->acquire();
+    std::thread waiter([&] { auto lease = pool->acquire(); });
+    f.blocks->wait_blocked(1);
+    f.clock.advance(3s);
+    held.release();
+    waiter.join();
+    const auto e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_count", {{"pool", "orders"}}), 2);
+    EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_bucket", {{"pool", "orders"}, {"le", "2.5"}}),
+              1);
+    EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_bucket", {{"pool", "orders"}, {"le", "5"}}), 2);
+    EXPECT_GE(e.value("lifeguard_connections_acquire_seconds_max", {{"pool", "orders"}}), 3.0);
+}
+
+TEST(PoolMetrics, LeaksAreCounted) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make({.name = "orders", .max_size = 2, .min_idle = 2, .leak_detection_threshold = 2s});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    auto lease = pool->acquire();
+    f.clock.advance(3s);
+    pool->run_worker_once();
+    EXPECT_EQ(scrape(metrics).value("lifeguard_connections_leaks_total", {{"pool", "orders"}}), 1);
+}
+
+TEST(PoolMetrics, SeveralPoolsAndADestroyedOne) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto orders = f.make({.name = "orders", .max_size = 2, .min_idle = 2});
+    auto users = f.make({.name = "users", .max_size = 3, .min_idle = 1});
+    metrics.attach(*orders);
+    metrics.attach(*users);
+    auto twin = f.make({.name = "orders", .max_size = 1});
+    EXPECT_THROW(metrics.attach(*twin), std::invalid_argument);
+
+    auto e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_max", {{"pool", "orders"}}), 2);
+    EXPECT_EQ(e.value("lifeguard_connections_max", {{"pool", "users"}}), 3);
+
+    // Destroyed with a lease outstanding: it leaves the collection at once, the late return is
+    // harmless, and its name is free again.
+    orders->run_worker_once();
+    auto lease = orders->acquire();
+    orders.reset();
+    e = scrape(metrics);
+    EXPECT_TRUE(e.find("lifeguard_connections", {{"pool", "orders"}}).empty());
+    EXPECT_EQ(e.value("lifeguard_connections_max", {{"pool", "users"}}), 3);
+    EXPECT_EQ(metrics.pool_count(), 1u);
+    lease.release();
+    metrics.attach(*twin);
+    EXPECT_EQ(scrape(metrics).value("lifeguard_connections_max", {{"pool", "orders"}}), 1);
+}
+
+}  // namespace
