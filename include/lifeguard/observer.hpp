@@ -73,6 +73,7 @@ protected:
     ~pool_view() = default;
 };
 
+/// Hooks must not throw: they run inside acquire and release paths that promise otherwise.
 class pool_observer {
 public:
     virtual ~pool_observer() = default;

@@ -658,7 +658,16 @@ private:
             if (!announced_block && obs) {
                 announced_block = true;
                 lock.unlock();
-                obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+                try {
+                    obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+                } catch (...) {
+                    // Observers must not throw; if one does, do not leave this stack frame queued.
+                    lock.lock();
+                    if (w.queued) leave_queue_locked(w);
+                    if (w.handed) give_back_locked(*static_cast<slot_type*>(w.handed));
+                    if (--active_waiters_ == 0 && queue_.empty()) waiters_gone_.notify_all();
+                    throw;
+                }
                 lock.lock();
                 continue;
             }
