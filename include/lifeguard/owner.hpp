@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace lifeguard {
 
@@ -23,6 +25,17 @@ inline owner_id new_owner_id() noexcept {
 }
 
 namespace detail {
+/// Labels of live owner_scopes by owner id, for diagnostics that name holders. Touched once
+/// per labelled scope (not per acquire).
+struct label_registry {
+    std::mutex mutex;
+    std::unordered_map<owner_id, std::string> labels;
+    static label_registry& instance() {
+        static label_registry* r = new label_registry;  // outlives thread-exit destructors
+        return *r;
+    }
+};
+
 struct owner_slot {
     owner_id id = 0;
     const std::string* label = nullptr;  // set by owner_scope; nullptr means "thread"
@@ -47,6 +60,14 @@ inline std::string_view current_owner_label() noexcept {
     return label ? std::string_view(*label) : std::string_view();
 }
 
+/// The label of a live owner_scope acting for `id`, or an empty string.
+inline std::string owner_label(owner_id id) {
+    auto& r = detail::label_registry::instance();
+    std::lock_guard lock(r.mutex);
+    auto it = r.labels.find(id);
+    return it == r.labels.end() ? std::string() : it->second;
+}
+
 /// Makes a request (or any unit of work) its own owner on this thread for the scope's lifetime.
 /// Scopes nest; destroying one restores the previous owner. Not movable: it must die on the
 /// thread that made it.
@@ -59,12 +80,24 @@ public:
     explicit owner_scope(owner_id id, std::string label = {})
         : saved_(detail::current_owner_slot), id_(id), label_(std::move(label)) {
         detail::current_owner_slot = {id, label_.empty() ? nullptr : &label_};
+        if (!label_.empty()) {
+            auto& r = detail::label_registry::instance();
+            std::lock_guard lock(r.mutex);
+            registered_ = r.labels.try_emplace(id, label_).second;
+        }
     }
 
     owner_scope(const owner_scope&) = delete;
     owner_scope& operator=(const owner_scope&) = delete;
 
-    ~owner_scope() { detail::current_owner_slot = saved_; }
+    ~owner_scope() {
+        detail::current_owner_slot = saved_;
+        if (registered_) {
+            auto& r = detail::label_registry::instance();
+            std::lock_guard lock(r.mutex);
+            r.labels.erase(id_);
+        }
+    }
 
     owner_id id() const noexcept { return id_; }
     std::string_view label() const noexcept { return label_; }
@@ -73,6 +106,7 @@ private:
     detail::owner_slot saved_;
     owner_id id_;
     std::string label_;
+    bool registered_ = false;  ///< the outermost labelled scope of this owner owns the entry
 };
 
 }  // namespace lifeguard

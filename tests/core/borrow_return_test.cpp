@@ -147,3 +147,38 @@ TEST(PoolBorrow, ExpiredConnectionIsRetiredOnReturn) {
 
 }  // namespace
 }  // namespace lifeguard::testing
+
+namespace lifeguard::testing {
+namespace {
+
+TEST(Owners, ScopesNestAndRestoreTheThreadOwner) {
+    const owner_id thread_owner = current_owner();
+    {
+        owner_scope a("request a");
+        EXPECT_NE(current_owner(), thread_owner);
+        EXPECT_EQ(current_owner_label(), "request a");
+        {
+            owner_scope b;
+            EXPECT_NE(b.id(), a.id());
+            EXPECT_EQ(current_owner(), b.id());
+            EXPECT_EQ(current_owner_label(), "");
+        }
+        EXPECT_EQ(current_owner(), a.id());
+    }
+    EXPECT_EQ(current_owner(), thread_owner);
+}
+
+TEST(Owners, LabelIsKnownWhileItsScopeLives) {
+    owner_id id;
+    {
+        owner_scope s("login 1");
+        id = s.id();
+        EXPECT_EQ(owner_label(id), "login 1");
+        owner_scope resumed(id, "login 1 (resumed)");  // the same task again: the first label stays
+        EXPECT_EQ(owner_label(id), "login 1");
+    }
+    EXPECT_EQ(owner_label(id), "");
+}
+
+}  // namespace
+}  // namespace lifeguard::testing

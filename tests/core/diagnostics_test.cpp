@@ -48,6 +48,7 @@ TEST(PoolDiagnostics, ExhaustedTimeoutNamesTheHolders) {
     EXPECT_EQ(d.stats.max, 1u);
     ASSERT_EQ(d.holders.size(), 1u);
     EXPECT_EQ(d.holders[0].owner, request.id());
+    EXPECT_EQ(d.holders[0].owner_label, "checkout 12");
     EXPECT_EQ(d.holders[0].site.line(), held_line);
     EXPECT_EQ(d.holders[0].age, 2s);
     const std::string text = failure->what();
@@ -55,6 +56,8 @@ TEST(PoolDiagnostics, ExhaustedTimeoutNamesTheHolders) {
               std::string::npos) << text;
     EXPECT_NE(text.find("diagnostics_test.cpp:" + std::to_string(held_line)), std::string::npos) << text;
     EXPECT_NE(d.to_string().find("holders (1):"), std::string::npos);
+    EXPECT_NE(text.find("longest holder: checkout 12 (task " + std::to_string(request.id()) + ")"), std::string::npos)
+        << text;
     EXPECT_EQ(pool->stats().timeouts, 1u);
     EXPECT_EQ(f.events->failures(), std::vector<verdict>{verdict::exhausted});
 }

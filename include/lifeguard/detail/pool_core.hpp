@@ -439,7 +439,7 @@ public:
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
             const owner_id o = s.owner.load(std::memory_order_relaxed);
             if (o == 0) continue;  // being handed over
-            out.push_back({o, {}, s.site.load(std::memory_order_relaxed),
+            out.push_back({o, owner_label(o), s.site.load(std::memory_order_relaxed),
                            std::chrono::nanoseconds(std::max<std::int64_t>(0, now - s.acquired_at.load(std::memory_order_relaxed)))});
         }
         return out;
