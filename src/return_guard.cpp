@@ -33,12 +33,12 @@ return_announcement::~return_announcement() {
     r.threads.erase(std::remove(r.threads.begin(), r.threads.end(), this), r.threads.end());
 }
 
-void wait_for_returns(const void* pool) noexcept {
+void wait_for_returns(const void* pool, const return_announcement* except) noexcept {
     auto& r = the_registry();
     std::unique_lock lock(r.mutex);
     for (;;) {
         const bool busy = std::any_of(r.threads.begin(), r.threads.end(), [&](return_announcement* a) {
-            return a->pool.load(std::memory_order_acquire) == pool;
+            return a != except && a->pool.load(std::memory_order_acquire) == pool;
         });
         if (!busy) return;
         lock.unlock();

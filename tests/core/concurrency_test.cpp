@@ -118,7 +118,9 @@ TEST(PoolConcurrency, CloseRacingWithBusyCallersLeavesNothingOpen) {
 
 TEST(PoolConcurrency, DestroyingThePoolWhileLeasesComeBackOnOtherThreads) {
     fake_driver driver;
-    for (int round = 0; round < 50; ++round) {
+    // Several rounds: the returners race each other and the handle's destruction differently
+    // each time (one of them must free the engine, after every other one let go of it).
+    for (int round = 0; round < 200; ++round) {
         auto p = std::make_unique<pool<fake_driver>>(driver, pool_options{.max_size = 4});
         std::vector<pool<fake_driver>::lease_type> leases;
         for (int i = 0; i < 4; ++i) leases.push_back(p->acquire());

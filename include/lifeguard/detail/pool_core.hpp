@@ -349,14 +349,11 @@ public:
         drop_check_jobs_locked();
         drain_close_queue(lock);
         waiters_gone_.wait(lock, [&] { return queue_.empty() && active_waiters_ == 0; });
-        // Any slot still leased now is an outstanding lease; returns in flight announce
-        // themselves and are waited for before deciding who frees the engine.
-        lock.unlock();
-        wait_for_returns(this);
-        lock.lock();
+        // Any slot still leased now is an outstanding lease: the last one returned frees the
+        // engine (finish_orphan).
         handle_alive_ = false;
         drain_close_queue(lock);
-        return claim_deletion_locked();
+        return claim_deletion(lock);
     }
 
     void add_observer(std::shared_ptr<pool_observer> o) {
@@ -797,9 +794,19 @@ private:
     /// the engine once the last lease is back.
     void finish_orphan(std::unique_lock<std::mutex>& lock) noexcept {
         drain_close_queue(lock);
-        if (!claim_deletion_locked()) return;
+        if (claim_deletion(lock)) delete this;
+    }
+
+    /// True exactly once, for the thread that must free the engine: when no lease is out,
+    /// nothing is being closed and the handle is gone. A return publishes its idle slot before
+    /// it takes the mutex, so other threads may still be inside release() on this engine; they
+    /// announce themselves and are waited for (they find the deletion claimed and leave).
+    /// Unlocks `lock` when it returns true.
+    bool claim_deletion(std::unique_lock<std::mutex>& lock) noexcept {
+        if (!claim_deletion_locked()) return false;
         lock.unlock();
-        delete this;
+        wait_for_returns(this, &this_thread_returning);
+        return true;
     }
 
     /// True exactly once: when no lease is out, nothing is being closed and the handle is gone.

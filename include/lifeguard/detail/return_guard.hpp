@@ -16,9 +16,9 @@ struct return_announcement {
 
 inline thread_local return_announcement this_thread_returning;
 
-/// Blocks until no thread announces `pool`. Call after the pool stopped new fast returns
-/// (closed flag set, heavy fence).
-void wait_for_returns(const void* pool) noexcept;
+/// Blocks until no thread other than the one owning `except` announces `pool`. Call once no
+/// new return can start (no lease of `pool` is out).
+void wait_for_returns(const void* pool, const return_announcement* except = nullptr) noexcept;
 
 class return_scope {
 public:
