@@ -1,9 +1,13 @@
 # Install rules and the package config: find_package(lifeguard) gives lifeguard::lifeguard and
-# whichever optional targets were built (diagnostics, postgres, mysql, prometheus, logging).
+# whichever optional targets were built (asio, diagnostics, postgres, mysql, prometheus, logging).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS lifeguard EXPORT lifeguard-targets
+set(lifeguard_installed_targets lifeguard)
+if(TARGET lifeguard_asio)
+    list(APPEND lifeguard_installed_targets lifeguard_asio)
+endif()
+install(TARGETS ${lifeguard_installed_targets} EXPORT lifeguard-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -15,6 +19,9 @@ install(EXPORT lifeguard-targets NAMESPACE lifeguard:: FILE lifeguard-targets.cm
 set(LIFEGUARD_CONFIG_DEPENDENCIES "")
 if(TARGET lifeguard_diagnostics OR TARGET lifeguard_logging)
     string(APPEND LIFEGUARD_CONFIG_DEPENDENCIES "find_dependency(spdlog CONFIG)\n")
+endif()
+if(TARGET lifeguard_asio)
+    string(APPEND LIFEGUARD_CONFIG_DEPENDENCIES "find_dependency(Boost 1.74 CONFIG)\n")
 endif()
 if(TARGET lifeguard_prometheus)
     string(APPEND LIFEGUARD_CONFIG_DEPENDENCIES "find_dependency(prometheus-cpp CONFIG)\n")

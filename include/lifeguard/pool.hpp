@@ -104,6 +104,14 @@ public:
     pool_view& view() noexcept { return *core_; }
     const pool_view& view() const noexcept { return *core_; }
 
+    /// The engine, for front-ends such as lifeguard/asio.hpp (detail: no stability promise).
+    core_type& core() noexcept { return *core_; }
+    /// Wraps a slot the engine leased (try_acquire, complete_async) in a lease. Static: an
+    /// asynchronous completion may run after this handle was destroyed (the engine lives on).
+    static lease_type make_lease(core_type& core, typename core_type::slot_type* slot) noexcept {
+        return lease_type(&core, slot);
+    }
+
 private:
     core_type* core_;
 };

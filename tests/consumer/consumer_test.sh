@@ -10,9 +10,11 @@ cmake -S "$source_dir/tests/consumer/project" -B "$work/by-package" -G Ninja \
 cmake --build "$work/by-package" >> "$work/by-package.log"
 "$work/by-package/consumer" | tee "$work/by-package.out"
 grep -q "consumer: borrowed connection 1" "$work/by-package.out"
+grep -q "consumer: borrowed connection 1 asynchronously" "$work/by-package.out"
 cmake -S "$source_dir/tests/consumer/project" -B "$work/by-subdirectory" -G Ninja \
       -DLIFEGUARD_SOURCE_DIR="$source_dir" -DCMAKE_BUILD_TYPE=Release > "$work/by-subdirectory.log"
 cmake --build "$work/by-subdirectory" >> "$work/by-subdirectory.log"
 "$work/by-subdirectory/consumer" | tee "$work/by-subdirectory.out"
 grep -q "consumer: borrowed connection 1" "$work/by-subdirectory.out"
+grep -q "consumer: borrowed connection 1 asynchronously" "$work/by-subdirectory.out"
 echo "consumer: find_package and add_subdirectory both work"

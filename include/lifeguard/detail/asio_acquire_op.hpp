@@ -4,7 +4,7 @@
 //
 // Ending. Exactly one of two things ends an operation, decided under its mutex (`finished_`):
 //   - the completion, posted to the handler's executor by deliver() (the engine handed it a
-//     checked connection or failed it) or by the initiation (fast path, refusal). It finishes
+//     checked connection or failed it) or by the initiation (fast path). It finishes
 //     with the engine (complete_async), then calls the handler. Never inline: always posted.
 //   - abandon(), when the completion or the timer wait is destroyed without having run: the
 //     handler's execution context is being destroyed. The connection or the queue place goes
@@ -14,13 +14,19 @@
 // only while the operation is not finished, so it never reaches an engine that may be gone.
 //
 // Lifetime. Reference counted: the initiating call, the engine (from enqueue_async until the
-// posted completion, or abandon, lets go) and the timer wait each hold one reference.
+// posted completion, or abandon, lets go) and the timer wait each hold one reference. The last
+// reference may be dropped after the handler ran (by the initiating thread, or by the cancelled
+// timer wait), when the user may already have destroyed the execution context: so whatever
+// belongs to that context (the timer, the work count, the executor, the handler) is destroyed by
+// the completion or abandon(), never by the destructor.
 //
 // Locks, in order: the manual clock's mutex → the op's mutex → the pool's mutex → Asio's
 // internal mutexes. deliver() runs under the pool's mutex and takes no lock of ours.
 #pragma once
 
+// clang-format off
 #include "lifeguard/detail/asio_prelude.hpp"  // first: see the GCC 12 note there
+// clang-format on
 
 #include <atomic>
 #include <chrono>
@@ -63,23 +69,6 @@ boost::asio::any_io_executor timer_executor(const Executor& ex) {
         return boost::asio::any_io_executor(boost::asio::system_executor());
 }
 
-/// Borrows an idle connection without running driver code on this thread, if the engine can.
-/// The engine's try_acquire() validates a connection idle past alive_bypass_window on the calling
-/// thread, which must never be an event loop (Connector/C++ blocks); without an engine entry
-/// point that skips such connections, every asynchronous acquisition goes through the queue,
-/// whose hand-off has the worker check them.
-template <class Core>
-typename Core::slot_type* try_acquire_without_driver(Core& core, owner_id owner, const std::source_location& site) {
-    if constexpr (requires { core.try_acquire_async(owner, site); })
-        return core.try_acquire_async(owner, site);
-    else
-        return nullptr;
-}
-
-template <class Core>
-inline constexpr bool has_async_fast_path =
-    requires(Core& core, owner_id owner, const std::source_location& site) { core.try_acquire_async(owner, site); };
-
 template <class Pool, class Handler>
 class async_acquire_op final : public waiter {
 public:
@@ -89,13 +78,17 @@ public:
     using clock_type = typename Pool::clock_type;
     using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::system_executor>;
 
-    /// Starts an acquisition. Throws only if the operation cannot be allocated or its timer
-    /// cannot be made (the handler is then destroyed uncalled).
+    /// Starts an acquisition. Throws only when memory runs out before the operation is queued
+    /// (the handler is then destroyed uncalled, and a connection it was lent goes back); once it
+    /// is queued, running out of memory terminates, as it does in deliver().
     static void start(core_type& core, Handler handler, owner_id who, std::string label,
                       const std::source_location& where, std::exception_ptr* failure_out) {
         auto* op = new async_acquire_op(core, std::move(handler), who, std::move(label), where, failure_out);
+        struct initiation_reference {
+            async_acquire_op* op;
+            ~initiation_reference() { op->release(); }
+        } hold{op};
         op->run();
-        op->release();  // the initiation's reference
     }
 
     async_acquire_op(const async_acquire_op&) = delete;
@@ -110,10 +103,10 @@ private:
     async_acquire_op(core_type& core, Handler&& handler, owner_id who, std::string label,
                      const std::source_location& where, std::exception_ptr* failure_out)
         : core_(&core),
-          handler_(std::move(handler)),
-          executor_(boost::asio::get_associated_executor(handler_, boost::asio::system_executor())),
-          work_(std::in_place, track_work(executor_)),
-          timer_(timer_executor(executor_)),
+          handler_(std::in_place, std::move(handler)),
+          executor_(std::in_place,
+                    boost::asio::get_associated_executor(*handler_, boost::asio::system_executor())),
+          work_(std::in_place, track_work(*executor_)),
           label_(std::move(label)),
           failure_out_(failure_out) {
         owner = who;
@@ -122,49 +115,54 @@ private:
     }
     ~async_acquire_op() = default;
 
-    /// Posts a completion; it carries one reference (taken here unless `transfer`).
-    void post_completion(bool transfer) noexcept {
+    /// Posts a completion; it carries one reference (taken here unless `transfer`). If posting
+    /// throws, the completion's destructor abandons the operation.
+    void post_completion(bool transfer) {
         if (!transfer) refs_.fetch_add(1, std::memory_order_relaxed);
-        boost::asio::post(executor_, completion{this});
+        boost::asio::post(*executor_, completion{this});
     }
 
     void run() {
-        if (slot_type* s = try_acquire_without_driver(*core_, owner, site)) {
+        // Never runs driver code here (an event loop): a connection that must be checked before
+        // it is lent goes through the queue, whose hand-off has the worker check it.
+        if (slot_type* s = core_->try_acquire_async(owner, site)) {
             fast_ = s;
             post_completion(false);
             return;
         }
         since = core_->clock_now_ns();
-        deadline = since + std::chrono::duration_cast<std::chrono::nanoseconds>(core_->options().acquire_timeout).count();
+        deadline =
+            since +
+            std::chrono::duration_cast<std::chrono::nanoseconds>(core_->options().acquire_timeout).count();
         if constexpr (!asio_timed) subscription_ = clock().subscribe([this] { on_clock_advanced(); });
         refs_.fetch_add(1, std::memory_order_relaxed);  // the engine's, handed on by deliver()
-        if (const std::error_code refused = core_->enqueue_async(*this)) {
-            unsubscribe();
-            refused_ = refused;
-            post_completion(true);  // the engine never took it: its reference goes along
-            return;
-        }
+        core_->enqueue_async(*this);  // refusals (closed, queue full) are delivered as failures
+        arm();
+    }
+
+    /// Starts the timeout of a queued operation.
+    void arm() noexcept {
         std::lock_guard lock(mutex_);
         enqueued_ = true;
         // Already served (often inside enqueue_async, when a connection was idle): the posted
         // completion needs no timer, and it is what a destroyed context would drop.
         if (finished_ || delivered_.load(std::memory_order_relaxed)) return;
+        timer_.emplace(timer_executor(*executor_));
         if constexpr (asio_timed) {
-            timer_.expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline)));
+            timer_->expires_at(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline)));
         } else {
             // Never fires: it is there so that destroying the context abandons the operation.
-            timer_.expires_at(std::chrono::steady_clock::time_point::max());
+            timer_->expires_at(std::chrono::steady_clock::time_point::max());
             if (core_->clock_now_ns() >= deadline) core_->cancel_async(*this, make_error_code(errc::timeout));
         }
         refs_.fetch_add(1, std::memory_order_relaxed);
-        timer_.async_wait(wait_handler{this});
-        armed_ = true;
+        timer_->async_wait(wait_handler{this});
     }
 
     /// Called by the engine under its mutex: handed a checked connection, or failed.
     void deliver() noexcept override {
         delivered_.store(true, std::memory_order_relaxed);  // read after abandon_async (pool mutex)
-        post_completion(true);
+        post_completion(true);                              // noexcept here: out of memory terminates
     }
 
     void on_timer(const boost::system::error_code& ec) {
@@ -186,7 +184,7 @@ private:
             std::lock_guard lock(mutex_);
             abandoned = finished_;  // its context is being destroyed
             finished_ = true;
-            if (armed_ && !abandoned) timer_.cancel();
+            timer_.reset();  // cancels the wait, if any
         }
         if (abandoned) return release();
         unsubscribe();
@@ -194,9 +192,6 @@ private:
         lease_type lease;
         if (fast_) {
             lease = Pool::make_lease(*core_, fast_);
-        } else if (refused_) {
-            ec = to_boost(refused_);
-            note_failure(refusal_diagnostics(), nullptr);
         } else {
             std::error_code failed;
             std::shared_ptr<const pool_diagnostics> diagnostics;
@@ -208,9 +203,9 @@ private:
                 note_failure(std::move(diagnostics), std::move(exception));
             }
         }
-        // As Asio's own operations do: let go of everything before the upcall.
-        Handler handler(std::move(handler_));
-        work_.reset();
+        // As Asio's own operations do: let go of everything before the upcall (see "Lifetime").
+        Handler handler(std::move(*handler_));
+        let_go_of_context();
         release();
         std::move(handler)(ec, std::move(lease));
     }
@@ -221,40 +216,32 @@ private:
             std::lock_guard lock(mutex_);
             if (finished_) return;
             finished_ = true;
-            if (armed_) {
-                try {
-                    timer_.cancel();
-                } catch (...) {  // nothing to do about it: the wait ends with its context anyway
-                }
-            }
+            timer_.reset();
         }
         unsubscribe();
         if (fast_) {
             lease_type back = Pool::make_lease(*core_, fast_);  // returned right here
-        } else if (!refused_) {
+        } else {
             core_->abandon_async(*this);
             // Not delivered: no completion will ever carry the engine's reference.
             if (!delivered_.load(std::memory_order_relaxed)) release();
         }
+        let_go_of_context();  // the handler is destroyed uncalled
+    }
+
+    /// Destroys what belongs to the handler's execution context. Only after `finished_` is set
+    /// (deliver() and the timer no longer use them).
+    void let_go_of_context() noexcept {
+        work_.reset();
+        handler_.reset();
+        executor_.reset();
     }
 
     /// What the throwing acquire() would have thrown, for callers that asked for it.
     void note_failure(std::shared_ptr<const pool_diagnostics> diagnostics, std::exception_ptr exception) {
         if (!failure_out_) return;
-        *failure_out_ = exception ? std::move(exception) : std::make_exception_ptr(pool_error(std::move(diagnostics)));
-    }
-
-    /// A refusal (closed pool, full queue) never reached the engine's diagnostics: the same facts.
-    std::shared_ptr<const pool_diagnostics> refusal_diagnostics() const {
-        auto d = std::make_shared<pool_diagnostics>();
-        d->pool_name = core_->name();
-        d->code = refused_;
-        d->what = refused_ == errc::pool_closed ? verdict::closed : verdict::rejected;
-        d->stats = core_->stats();
-        d->holders = core_->holders();
-        d->site = site;
-        d->owner = owner;
-        return d;
+        *failure_out_ =
+            exception ? std::move(exception) : std::make_exception_ptr(pool_error(std::move(diagnostics)));
     }
 
     clock_type& clock() noexcept { return const_cast<clock_type&>(core_->clock()); }
@@ -303,10 +290,10 @@ private:
     };
 
     core_type* const core_;
-    Handler handler_;
-    const executor_type executor_;
+    std::optional<Handler> handler_;
+    std::optional<executor_type> executor_;
     std::optional<work_type> work_;
-    boost::asio::steady_timer timer_;
+    std::optional<boost::asio::steady_timer> timer_;  // made when the operation has to wait
     const std::string label_;
     std::exception_ptr* const failure_out_;
 
@@ -314,12 +301,10 @@ private:
     std::atomic<bool> delivered_{false};
     std::mutex mutex_;
     bool finished_ = false;  // guarded by mutex_
-    bool enqueued_ = false;  // guarded by mutex_
-    bool armed_ = false;     // guarded by mutex_
+    bool enqueued_ = false;  // guarded by mutex_ (so is timer_)
 
     // Written before anything else can see the operation (or before the completion is posted).
     slot_type* fast_ = nullptr;
-    std::error_code refused_;
     std::uint64_t subscription_ = 0;
 };
 

@@ -6,13 +6,12 @@
 // lifeguard::pool_category() (same name, same messages); to_std() gives the std code back.
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <system_error>
-
-#include <boost/system/error_code.hpp>
 
 #include "lifeguard/errors.hpp"
 

@@ -7,7 +7,9 @@
 // should include <utility> first itself.
 #pragma once
 
+// clang-format off
 #include <utility>  // must precede every Asio header (see above)
+// clang-format on
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>

@@ -155,26 +155,47 @@ public:
         return s;
     }
 
+    /// The fast path of asynchronous acquisitions: as try_acquire(), but never runs driver code
+    /// on the calling thread (an event loop): a connection that must be checked before it is lent
+    /// is left to enqueue_async(), whose hand-off has the worker check it.
+    slot_type* try_acquire_async(owner_id owner, const std::source_location& site) {
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (obs) obs->on_acquire_start(*this, owner, site);
+        if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
+        std::int64_t started = 0;
+        slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
+        if (s && obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+        return s;  // no request_work(): enqueue_async() follows a miss and asks for it
+    }
+
     // ------------------------------------------------------------------ async waiters
 
     /// Queues an asynchronous waiter (already filled: owner, site, since, deadline). The pool
     /// serves it directly; `w.deliver()` is called under the pool's mutex once it was handed a
-    /// checked slot or failed. Returns the error when it cannot even be queued (closed, full).
-    /// Every queued async waiter must end with complete_async() or abandon_async().
-    std::error_code enqueue_async(waiter& w) {
+    /// checked slot or failed, possibly inside this call (a closed pool, a full queue, an idle
+    /// connection). Every async waiter must end with complete_async() or abandon_async().
+    void enqueue_async(waiter& w) {
         w.async = true;
         std::unique_lock lock(mutex_);
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) return make_error_code(errc::pool_closed);
+        ++async_outstanding_;
+        // Refusals are delivered like any failure, so complete_async() builds their diagnostics,
+        // tells observers and sets last_failure(), as for acquire().
+        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+            w.failure = make_error_code(errc::pool_closed);
+            w.wake();
+            return;
+        }
         if (queue_.size() >= options_.max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
-            return make_error_code(errc::pending_limit);
+            w.failure = make_error_code(errc::pending_limit);
+            w.wake();
+            return;
         }
-        ++async_outstanding_;
         queue_.push_back(w);
         waiting_.store(queue_.size(), std::memory_order_relaxed);
-        request_work_locked();
+        if (needs_connection_locked()) request_work_locked();  // else the worker has nothing to do
         if (queue_.head() == &w) poke_head_locked();
-        if (w.done() || w.validating) return {};
+        if (w.done() || w.validating) return;
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) {
             w.announced = true;
@@ -182,7 +203,7 @@ public:
             lock.unlock();
             obs->on_block(*this, info);
         }
-        return {};
+        return;
     }
 
     /// Fails a queued async waiter (its timer fired, or it was cancelled). No effect when it
@@ -192,10 +213,10 @@ public:
         if (w.done() || w.cancelled) return;
         if (ec == errc::timeout) timeouts_.fetch_add(1, std::memory_order_relaxed);
         if (w.validating) {
-            // The worker is checking a slot for it: it will put the slot back.
+            // The worker is checking a slot for it: it puts the slot back and wakes `w` once it
+            // no longer touches it (the completion may free `w`).
             w.cancelled = true;
             w.failure = ec;
-            w.wake();
             return;
         }
         fail_locked(w, ec, nullptr);
@@ -231,7 +252,23 @@ public:
     /// Forgets an async waiter whose completion will never run (its handler was destroyed
     /// with its execution context): a slot handed to it goes back to the pool.
     void abandon_async(waiter& w) noexcept {
+        pool_observer* obs = observer_.load(std::memory_order_acquire);
+        if (w.announced && obs)
+            obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         std::unique_lock lock(mutex_);
+        if (w.validating) {
+            const auto job = std::find_if(check_queue_.begin(), check_queue_.end(),
+                                          [&](const check_job& j) { return j.who == &w; });
+            if (job != check_queue_.end()) {  // not being checked yet: take the job back
+                slot_type& s = *job->slot;
+                check_queue_.erase(job);
+                w.validating = false;
+                give_back_locked(s);
+            } else {  // being checked: the worker puts the slot back; wait until it lets go of `w`
+                w.cancelled = true;
+                checked_.wait(lock, [&] { return !w.validating; });
+            }
+        }
         if (w.queued) leave_queue_locked(w);
         if (w.handed && !w.cancelled) give_back_locked(*static_cast<slot_type*>(w.handed));
         w.handed = nullptr;
@@ -266,8 +303,8 @@ public:
             if (!job.who->cancelled) {
                 job.who->cancelled = true;
                 job.who->failure = make_error_code(errc::pool_closed);
-                job.who->wake();
             }
+            job.who->wake();
         }
     }
 
@@ -497,7 +534,8 @@ private:
 
     // ------------------------------------------------------------------ borrow internals
 
-    slot_type* borrow_idle(owner_id owner, const std::source_location& site, std::int64_t& started) {
+    slot_type* borrow_idle(owner_id owner, const std::source_location& site, std::int64_t& started,
+                           bool checks_here = true) {
         std::uint32_t i = borrow_hint;
         if (i >= n_) i = 0;
         for (std::size_t tried = 0; tried < n_; ++tried) {
@@ -508,7 +546,7 @@ private:
             if (!s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire,
                                                  std::memory_order_relaxed))
                 continue;
-            if (prepare(s, owner, site, started)) {
+            if (prepare(s, owner, site, started, checks_here)) {
                 borrow_hint = s.index;
                 return &s;
             }
@@ -518,7 +556,8 @@ private:
 
     /// Checks a slot just claimed for lending (lifetime, eviction, validation when idle past
     /// the bypass window) and stamps the lease. False when it was retired instead.
-    bool prepare(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started) {
+    bool prepare(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started,
+                 bool checks_here = true) {
         std::int64_t now = coarse_now(clock_);
         if (now >= s.expires_at) [[unlikely]] {
             retire(s, close_reason::lifetime);
@@ -531,6 +570,10 @@ private:
         const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed),
                                             s.last_checked.load(std::memory_order_relaxed));
         if (now - fresh > bypass_ns_ || bypass_ns_ == 0) [[unlikely]] {
+            if (!checks_here) {  // not on this thread: put it back for the worker-checked hand-off
+                unclaim(s);
+                return false;
+            }
             if (started == 0) started = precise_now(clock_);
             if (!driver_.is_valid(*s.connection, options_.validation_timeout)) {
                 retire(s, close_reason::broken);
@@ -541,6 +584,14 @@ private:
         }
         stamp(s, owner, site, now);
         return true;
+    }
+
+    /// Puts back a slot just claimed from idle, untouched (a return without the reset).
+    void unclaim(slot_type& s) noexcept {
+        s.state.store(slot_idle, std::memory_order_release);
+        light_fence();
+        if (gate_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            after_return_slow();
     }
 
     /// Records who holds the slot from now on.
@@ -772,7 +823,8 @@ private:
                 hand_locked(*head, *s);
             }
         } else if (g & gate_wake_head) {
-            gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
+            // A sleeping head re-arms the flag itself; for an async head it stays armed.
+            if (!head->async) gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
             head->poked = true;
             poke_head_locked();
         }
@@ -1045,12 +1097,14 @@ private:
                 retire_for = close_reason::broken;
         }
         w.validating = false;
+        checked_.notify_all();
         if (retire_for) {
             s.state.store(slot_reserved, std::memory_order_relaxed);
             close_queue_.push_back({&s, *retire_for});
         }
         if (w.cancelled) {
             if (!retire_for) give_back_locked(s);
+            w.wake();
             return;
         }
         if (!retire_for) {
@@ -1195,6 +1249,7 @@ private:
     std::int64_t last_fair_handoff_ = 0;
     std::deque<close_job> close_queue_;
     std::deque<check_job> check_queue_;
+    std::condition_variable checked_;  ///< the worker finished checking a slot for an async waiter
     std::size_t async_outstanding_ = 0;
     std::condition_variable worker_cv_;
     bool worker_stop_ = false;

@@ -1,0 +1,160 @@
+// Asynchronous acquire benchmarks (issue 8, "Speed"), over a driver whose connections are ints so
+// that only the pool and the Asio front-end are measured:
+//   round_trip/sync                  acquire() + release on one thread (the reference)
+//   round_trip/async_callback        async_acquire with a callback bound to an io_context, the
+//                                    completion run by poll(), the lease dropped in the handler
+//   round_trip/async_coroutine       one coroutine awaiting async_acquire in a loop
+//   coroutines/tasks:<k>             k coroutines on one io_context thread share a pool of 10;
+//                                    each acquires, holds the lease across one suspension (a
+//                                    post, standing in for a query) and returns it; items/s is
+//                                    acquisitions per second
+// All run on one thread with a pool of 10 (the worker thread idles). bench/async/run.sh runs them
+// with repetitions and prints the medians.
+// clang-format off
+#include <utility>  // first: Asio 1.18 under GCC 12 in C++20 needs it before any Asio header
+// clang-format on
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <thread>
+
+#include "lifeguard/asio.hpp"
+
+namespace lifeguard_bench {
+namespace {
+
+namespace asio = boost::asio;
+
+/// Connections are numbers; opening, checking, resetting and closing one costs nothing.
+class trivial_driver {
+public:
+    using connection_type = int;
+    int connect(std::chrono::steady_clock::time_point /*deadline*/) { return next_++; }
+    bool is_valid(int& /*connection*/, std::chrono::milliseconds /*timeout*/) noexcept { return true; }
+    bool reset(int& /*connection*/) noexcept { return true; }
+    void close(int& /*connection*/) noexcept {}
+
+private:
+    int next_ = 0;
+};
+
+using bench_pool = lifeguard::pool<trivial_driver>;
+using bench_lease = bench_pool::lease_type;
+
+constexpr std::size_t pool_size = 10;
+
+/// A full pool: measuring starts once the worker has opened every connection (bounded wait).
+class filled_pool {
+public:
+    filled_pool() : pool(trivial_driver{}, {.name = "bench", .max_size = pool_size, .min_idle = pool_size}) {
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (pool.stats().idle != pool_size) {
+            if (std::chrono::steady_clock::now() > give_up)
+                throw std::runtime_error("pool did not fill within 10 s");
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+    }
+    bench_pool pool;
+};
+
+void sync_round_trip(benchmark::State& state) {
+    filled_pool p;
+    for (auto _ : state) {
+        auto lease = p.pool.acquire();
+        benchmark::DoNotOptimize(*lease);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void async_callback_round_trip(benchmark::State& state) {
+    filled_pool p;
+    asio::io_context io;
+    auto work = asio::make_work_guard(io);  // poll() never finds the context out of work
+    const lifeguard::owner_id me = lifeguard::new_owner_id();
+    std::int64_t served = 0;
+    for (auto _ : state) {
+        lifeguard::async_acquire(
+            p.pool, me, asio::bind_executor(io, [&served](boost::system::error_code ec, bench_lease l) {
+                served += !ec && l;
+            }));
+        io.poll();
+    }
+    if (served != state.iterations()) state.SkipWithError("an acquisition failed");
+    state.SetItemsProcessed(state.iterations());
+}
+
+void async_coroutine_round_trip(benchmark::State& state) {
+    filled_pool p;
+    asio::io_context io;
+    bool failed = false;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            const lifeguard::owner_id me = lifeguard::new_owner_id();
+            for (auto _ : state) {
+                auto lease = co_await lifeguard::async_acquire(p.pool, me, asio::use_awaitable);
+                benchmark::DoNotOptimize(*lease);
+            }
+        },
+        [&](std::exception_ptr e) { failed = static_cast<bool>(e); });
+    io.run();
+    if (failed) state.SkipWithError("the coroutine failed");
+    state.SetItemsProcessed(state.iterations());
+}
+
+void coroutines_throughput(benchmark::State& state) {
+    const int tasks = static_cast<int>(state.range(0));
+    const int rounds = std::max(1, 20'000 / tasks);  // about 20,000 acquisitions per iteration
+    filled_pool p;
+    std::int64_t served = 0;
+    for (auto _ : state) {
+        asio::io_context io;
+        for (int t = 0; t < tasks; ++t) {
+            asio::co_spawn(
+                io,
+                [&p, &served, rounds]() -> asio::awaitable<void> {
+                    const lifeguard::owner_id me = lifeguard::new_owner_id();
+                    auto ex = co_await asio::this_coro::executor;
+                    for (int i = 0; i < rounds; ++i) {
+                        auto lease = co_await lifeguard::async_acquire(p.pool, me, asio::use_awaitable);
+                        co_await asio::post(ex, asio::use_awaitable);  // "the query": one suspension
+                        ++served;
+                    }
+                },
+                asio::detached);
+        }
+        io.run();
+    }
+    if (served != state.iterations() * tasks * rounds) state.SkipWithError("acquisitions were lost");
+    state.SetItemsProcessed(served);
+    state.counters["tasks"] = tasks;
+}
+
+BENCHMARK(sync_round_trip)->Name("round_trip/sync");
+BENCHMARK(async_callback_round_trip)->Name("round_trip/async_callback");
+BENCHMARK(async_coroutine_round_trip)->Name("round_trip/async_coroutine");
+BENCHMARK(coroutines_throughput)
+    ->Name("coroutines")
+    ->ArgName("tasks")
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace lifeguard_bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,188 @@
+// Helpers for the asynchronous acquire tests: an io_context run by threads of its own, a driver
+// that records which threads ran its blocking calls (and can hold a validation until the test
+// lets it go), and an observer to wait until callers are queued. Nothing here sleeps.
+#pragma once
+
+// clang-format off
+#include "lifeguard/asio.hpp"  // first: it brings <utility> before Asio (GCC 12)
+// clang-format on
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "lifeguard/pool.hpp"
+#include "support/fake_driver.hpp"
+#include "support/manual_clock.hpp"
+
+namespace lifeguard::testing {
+
+using namespace std::chrono_literals;
+using manual_pool = basic_pool<fake_driver, manual_clock>;
+
+/// An io_context run by `n` threads until destroyed (or until join()).
+class io_threads {
+public:
+    explicit io_threads(int n = 1) : work_(std::in_place, io.get_executor()) {
+        for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io.run(); });
+    }
+    ~io_threads() { join(); }
+    io_threads(const io_threads&) = delete;
+    io_threads& operator=(const io_threads&) = delete;
+
+    /// Lets run() return once the handlers and operations in flight are done; waits for that.
+    void join() {
+        work_.reset();
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
+    }
+    bool runs_here() const {
+        for (const auto& t : threads_)
+            if (t.get_id() == std::this_thread::get_id()) return true;
+        return false;
+    }
+    std::vector<std::thread::id> ids() const {
+        std::vector<std::thread::id> out;
+        for (const auto& t : threads_) out.push_back(t.get_id());
+        return out;
+    }
+
+    boost::asio::io_context io;
+
+private:
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+    std::vector<std::thread> threads_;
+};
+
+/// A fake driver that notes the thread of every connect and validation, and can hold
+/// validations until released.
+class recording_driver {
+public:
+    using connection_type = fake_connection;
+
+    struct record {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::vector<std::thread::id> connected_on, validated_on;
+        bool hold_validations = false;
+        int validations_held = 0;  // validations waiting for release_validations()
+    };
+
+    connection_type connect(std::chrono::steady_clock::time_point deadline) {
+        {
+            std::lock_guard lock(record_->mutex);
+            record_->connected_on.push_back(std::this_thread::get_id());
+        }
+        return fake.connect(deadline);
+    }
+    bool is_valid(connection_type& c, std::chrono::milliseconds timeout) {
+        {
+            std::unique_lock lock(record_->mutex);
+            record_->validated_on.push_back(std::this_thread::get_id());
+            ++record_->validations_held;
+            record_->cv.notify_all();
+            record_->cv.wait(lock, [&] { return !record_->hold_validations; });
+            --record_->validations_held;
+        }
+        return fake.is_valid(c, timeout);
+    }
+    bool reset(connection_type& c) { return fake.reset(c); }
+    void close(connection_type& c) noexcept { fake.close(c); }
+    std::string describe() const { return fake.describe(); }
+
+    void hold_validations() {
+        std::lock_guard lock(record_->mutex);
+        record_->hold_validations = true;
+    }
+    void release_validations() {
+        std::lock_guard lock(record_->mutex);
+        record_->hold_validations = false;
+        record_->cv.notify_all();
+    }
+    /// Waits until a validation is being held.
+    void wait_for_held_validation() {
+        std::unique_lock lock(record_->mutex);
+        record_->cv.wait(lock, [&] { return record_->validations_held > 0; });
+    }
+    std::vector<std::thread::id> validated_on() const {
+        std::lock_guard lock(record_->mutex);
+        return record_->validated_on;
+    }
+
+    fake_driver fake;  // copies share its state, and the record
+
+private:
+    std::shared_ptr<record> record_ = std::make_shared<record>();
+};
+
+/// Counts callers that queued (on_block) and lets a test wait for them.
+class block_counter final : public pool_observer {
+public:
+    void on_block(pool_view&, const wait_info& w) override {
+        std::lock_guard lock(mutex_);
+        owners_.push_back(w.owner);
+        cv_.notify_all();
+    }
+    void wait_blocked(std::size_t n) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return owners_.size() >= n; });
+    }
+    std::vector<owner_id> owners() const {
+        std::lock_guard lock(mutex_);
+        return owners_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<owner_id> owners_;
+};
+
+/// A manual-mode pool over the fake driver and the manual clock, connections opened up front.
+struct manual_fixture {
+    fake_driver driver;
+    manual_clock clock;
+    std::shared_ptr<block_counter> blocks = std::make_shared<block_counter>();
+
+    std::unique_ptr<manual_pool> make_filled(pool_options o) {
+        auto p = std::make_unique<manual_pool>(driver, std::move(o), clock, worker_mode::manual);
+        p->add_observer(blocks);
+        p->run_worker_once();
+        return p;
+    }
+};
+
+/// A one-shot result slot a handler fills and a test waits on.
+template <class T>
+class awaited {
+public:
+    void set(T value) {
+        std::lock_guard lock(mutex_);
+        value_.emplace(std::move(value));
+        cv_.notify_all();
+    }
+    T take() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return value_.has_value(); });
+        T out = std::move(*value_);
+        value_.reset();
+        return out;
+    }
+    bool ready() const {
+        std::lock_guard lock(mutex_);
+        return value_.has_value();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::optional<T> value_;
+};
+
+}  // namespace lifeguard::testing
