@@ -19,18 +19,27 @@ registry& the_registry() {
     return *r;
 }
 
+/// Lives as long as its thread: takes the thread's word out of the registry at thread exit.
+struct registration {
+    registration() {
+        auto& r = the_registry();
+        std::lock_guard lock(r.mutex);
+        r.threads.push_back(&this_thread_returning);
+        this_thread_announces = true;
+    }
+    ~registration() {
+        auto& r = the_registry();
+        std::lock_guard lock(r.mutex);
+        r.threads.erase(std::remove(r.threads.begin(), r.threads.end(), &this_thread_returning), r.threads.end());
+        this_thread_announces = false;
+    }
+};
+
 }  // namespace
 
-return_announcement::return_announcement() {
-    auto& r = the_registry();
-    std::lock_guard lock(r.mutex);
-    r.threads.push_back(this);
-}
-
-return_announcement::~return_announcement() {
-    auto& r = the_registry();
-    std::lock_guard lock(r.mutex);
-    r.threads.erase(std::remove(r.threads.begin(), r.threads.end(), this), r.threads.end());
+void register_return_announcement() noexcept {
+    thread_local registration registered;  // constructed on this thread's first call
+    (void)registered;
 }
 
 void wait_for_returns(const void* pool, const return_announcement* except) noexcept {

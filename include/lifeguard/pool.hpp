@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <source_location>
@@ -53,15 +54,11 @@ public:
     /// acquire_timeout. Thread-safe. Throws pool_error (or a type derived from it, such as a
     /// detector's deadlock_error) whose diagnostics() explain the failure.
     lease_type acquire(std::source_location site = std::source_location::current()) {
-        std::error_code ec;
-        std::shared_ptr<const pool_diagnostics> diagnostics;
-        std::exception_ptr exception;
-        auto* s = core_->acquire(current_owner(), current_owner_label(), site, ec, &diagnostics, &exception);
-        if (!s) {
-            if (exception) std::rethrow_exception(exception);
-            throw pool_error(std::move(diagnostics));
-        }
-        return lease_type(core_, s);
+        const owner_id owner = current_owner();
+        std::int64_t started = 0;
+        if (auto* s = core_->acquire_idle(owner, site, started)) [[likely]]
+            return lease_type(core_, s);
+        return acquire_queued(owner, site, started);
     }
 
     /// As acquire(), but reports failure through `ec` and returns an empty lease; the
@@ -113,6 +110,21 @@ public:
     }
 
 private:
+    /// acquire() when no connection could be lent at once: out of line, so that the fast path
+    /// builds no error code, diagnostics or exception.
+    [[gnu::noinline]] lease_type acquire_queued(owner_id owner, const std::source_location& site,
+                                                std::int64_t started) {
+        std::error_code ec;
+        std::shared_ptr<const pool_diagnostics> diagnostics;
+        std::exception_ptr exception;
+        auto* s = core_->acquire_queued(owner, current_owner_label(), site, started, ec, &diagnostics, &exception);
+        if (!s) {
+            if (exception) std::rethrow_exception(exception);
+            throw pool_error(std::move(diagnostics));
+        }
+        return lease_type(core_, s);
+    }
+
     core_type* core_;
 };
 

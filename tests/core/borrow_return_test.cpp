@@ -35,6 +35,15 @@ TEST(PoolBorrow, LeaseReturnsOnDestruction) {
     EXPECT_EQ(pool->stats().acquired, 1u);
 }
 
+TEST(PoolBorrow, SuccessfulAcquireClearsTheCallersErrorCode) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 1});
+    std::error_code ec = make_error_code(errc::timeout);  // left over from an earlier call
+    auto lease = pool->acquire(ec);
+    ASSERT_TRUE(lease);
+    EXPECT_FALSE(ec) << ec.message();
+}
+
 TEST(PoolBorrow, LeaseRecordsOwnerSiteAndTime) {
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 2});

@@ -129,10 +129,21 @@ public:
     slot_type* acquire(owner_id owner, std::string_view label, const std::source_location& site,
                        std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
                        std::exception_ptr* exception) {
+        std::int64_t started = 0;
+        if (slot_type* s = acquire_idle(owner, site, started)) [[likely]] {
+            ec.clear();
+            return s;
+        }
+        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception);
+    }
+
+    /// The first half of acquire(): tells observers an acquisition starts and lends an idle
+    /// connection if the pool may (no waiter is owed one). On nullptr the caller must go on
+    /// with acquire_waiting(), passing `started` (set if a validation already took time).
+    slot_type* acquire_idle(owner_id owner, const std::source_location& site, std::int64_t& started) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) [[unlikely]]
             obs->on_acquire_start(*this, owner, site);
-        std::int64_t started = 0;  // precise start, read only if we validate or wait
         if ((gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) == 0) [[likely]] {
             if (slot_type* s = borrow_idle(owner, site, started)) {
                 if (obs) [[unlikely]]
@@ -140,6 +151,13 @@ public:
                 return s;
             }
         }
+        return nullptr;
+    }
+
+    /// The second half of acquire(), after acquire_idle() returned nullptr: waits in the queue.
+    slot_type* acquire_queued(owner_id owner, std::string_view label, const std::source_location& site,
+                              std::int64_t started, std::error_code& ec,
+                              std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
         return acquire_waiting(owner, label, site, started, ec, diagnostics, exception);
     }
 

@@ -1,7 +1,8 @@
 // Lets a pool that is being destroyed wait for threads that are in the middle of returning a
 // lease to it, without any read-modify-write on the return path: each thread announces, in a
 // thread-local word, which pool it is returning to; the dying pool waits until no thread
-// announces it. Registration happens once per thread.
+// announces it. A thread registers its word once, on its first return; the word is constant-
+// initialised, so reaching it costs no thread-local initialisation call.
 #pragma once
 
 #include <atomic>
@@ -10,11 +11,13 @@ namespace lifeguard::detail {
 
 struct return_announcement {
     std::atomic<const void*> pool{nullptr};
-    return_announcement();
-    ~return_announcement();
 };
 
-inline thread_local return_announcement this_thread_returning;
+inline thread_local constinit return_announcement this_thread_returning;
+inline thread_local constinit bool this_thread_announces = false;
+
+/// Adds this thread's announcement word to the registry (until the thread exits).
+void register_return_announcement() noexcept;
 
 /// Blocks until no thread other than the one owning `except` announces `pool`. Call once no
 /// new return can start (no lease of `pool` is out).
@@ -23,6 +26,8 @@ void wait_for_returns(const void* pool, const return_announcement* except = null
 class return_scope {
 public:
     explicit return_scope(const void* pool) noexcept : a_(this_thread_returning) {
+        if (!this_thread_announces) [[unlikely]]
+            register_return_announcement();
         a_.pool.store(pool, std::memory_order_relaxed);
         std::atomic_signal_fence(std::memory_order_seq_cst);
     }
