@@ -710,9 +710,11 @@ private:
                     // Ask returners to wake us, then look once more (store-fence-load pairs
                     // with release(): either we see their slot or they see our flag).
                     gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
+                    const std::uint64_t armed = ++wake_armed_;
                     lock.unlock();
                     heavy_fence();
                     lock.lock();
+                    wake_fenced_ = std::max(wake_fenced_, armed);
                     if (w.handed || w.failure) continue;
                     if (queue_.head() == &w) got = claim_idle_locked();
                 }
@@ -786,9 +788,14 @@ private:
             return;
         }
         slot_type* s = claim_idle_locked();
-        if (!s) {
+        // Armed, and fenced since the last arming: every return from then on comes through the
+        // slow path, and every earlier one is visible to the claim above. Else arm and fence.
+        const bool armed =
+            (gate_.load(std::memory_order_relaxed) & gate_wake_head) && wake_fenced_ == wake_armed_;
+        if (!s && !armed) {
             gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
             heavy_fence();
+            wake_fenced_ = ++wake_armed_;
             s = claim_idle_locked();
         }
         if (s) hand_locked(*head, *s);
@@ -1265,6 +1272,10 @@ private:
     std::size_t active_waiters_ = 0;
     std::condition_variable waiters_gone_;
     std::int64_t last_fair_handoff_ = 0;
+    // Armings of gate_wake_head, and the latest arming a completed heavy fence has followed
+    // (a sleeping waiter fences after unlocking, so the two may differ for a while).
+    std::uint64_t wake_armed_ = 0;
+    std::uint64_t wake_fenced_ = 0;
     std::deque<close_job> close_queue_;
     std::deque<check_job> check_queue_;
     std::condition_variable checked_;  ///< the worker finished checking a slot for an async waiter
