@@ -1,35 +1,42 @@
 // What the deadlock detector costs a borrow + return (Google Benchmark, one process, one
-// thread; compare medians of repetitions):
+// thread), and the table of its deltas against a pool with no observer (issue 4, "Speed").
 //
-//   borrow_return/<observer>          a task holding nothing borrows and returns
-//   borrow_return_new_task/<observer> the same, but every borrow is a new task (an owner_scope
-//                                     per request, as a server would do)
-//   nested/<observer>                 the task holds a lease of the same pool (a known nesting
-//                                     pair: the nested path without graph work)
-//   other_pool/<observer>             the task holds a lease of another pool (a known order edge)
-//   blocking/<observer>               the borrow has to wait: the only connection is held by
-//                                     another task, which returns it from inside on_block, so the
-//                                     wait costs no context switch and only the blocking path is
-//                                     measured (queueing, on_block and the knot check, unblock)
+//   borrow_return/<mode>          a task holding nothing borrows and returns (the common path)
+//   nested/<mode>                 the task holds a lease of the same pool: a known nesting pair,
+//                                 the nested path without graph work
+//   blocking/<mode>               the borrow has to wait: the only connection is held by another
+//                                 task, which returns it from inside on_block, so the wait costs
+//                                 no context switch and only the blocking path is measured
+//                                 (queueing, on_block and the knot check, unblock)
+//   borrow_return_new_task/<mode> as borrow_return, but every borrow is a new task (an
+//                                 owner_scope per request, as a server would do)
+//   other_pool/<mode>             the task holds a lease of another pool (a known order edge)
 //
-// <observer> is one of
-//   none      no observer: the pool pays one predictable branch per event
-//   null      an observer whose hooks do nothing: the pool's own price for having observers
-//   ignore    the detector attached to a pool whose policy is ignore ("detector off")
-//   detector  the detector, policy report
-// The detector's own cost is detector - null (and detector - none for the whole price).
+// <mode> is one of
+//   off   no observer attached at all: the pool pays one predictable branch per event
+//         (blocking/off has only the observer that returns the lease, as every blocking/* has)
+//   null  an observer whose hooks do nothing: the pool's own price for having an observer
+//   on    the detector, policy report
 //
-// Run:  lifeguard_bench_detector --benchmark_repetitions=15 --benchmark_report_aggregates_only=true
-//       --benchmark_enable_random_interleaving=true
+// After the runs the binary prints, per benchmark, the median CPU and real time of each mode and
+// `on - off` (the targets: borrow_return +10 ns, nested +25 ns). Compare modes only within one
+// run (random interleaving, >= 3 repetitions): other work on the machine shifts whole runs.
+//
+// Run:  lifeguard_bench_detector --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+//       (or bench/detector/run.sh)
 #include <benchmark/benchmark.h>
-
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lifeguard/diagnostics/detector.hpp"
 #include "lifeguard/pool.hpp"
@@ -52,9 +59,8 @@ private:
 };
 
 using bench_pool = lifeguard::basic_pool<trivial_driver>;
-using lifeguard::deadlock_policy;
 
-enum class watcher { none, null, ignore, detector };
+enum class mode { off, null, on };
 
 std::shared_ptr<lifeguard::diagnostics::deadlock_detector> make_detector() {
     lifeguard::diagnostics::detector_options o;
@@ -63,70 +69,50 @@ std::shared_ptr<lifeguard::diagnostics::deadlock_detector> make_detector() {
     return std::make_shared<lifeguard::diagnostics::deadlock_detector>(std::move(o));
 }
 
-/// A filled pool (the worker is run by hand, so no thread of the pool's own competes).
-std::unique_ptr<bench_pool> make_pool(watcher w, std::size_t size, std::string name = "bench",
-                                      std::shared_ptr<lifeguard::pool_observer> shared = nullptr) {
-    auto pool = std::make_unique<bench_pool>(
-        trivial_driver{},
-        lifeguard::pool_options{.name = std::move(name),
-                                .max_size = size,
-                                .on_deadlock = w == watcher::ignore ? deadlock_policy::ignore : deadlock_policy::report},
-        std::chrono::steady_clock{}, lifeguard::worker_mode::manual);
-    pool->run_worker_once();
-    switch (w) {
-    case watcher::none: break;
-    case watcher::null: pool->add_observer(shared ? shared : std::make_shared<lifeguard::pool_observer>()); break;
-    case watcher::ignore:
-    case watcher::detector: pool->add_observer(shared ? shared : make_detector()); break;
+std::shared_ptr<lifeguard::pool_observer> make_observer(mode m) {
+    switch (m) {
+        case mode::off:
+            return nullptr;
+        case mode::null:
+            return std::make_shared<lifeguard::pool_observer>();
+        case mode::on:
+            return make_detector();
     }
-    return pool;
-}
-
-std::shared_ptr<lifeguard::pool_observer> shared_watcher(watcher w) {
-    if (w == watcher::null) return std::make_shared<lifeguard::pool_observer>();
-    if (w == watcher::ignore || w == watcher::detector) return make_detector();
     return nullptr;
 }
 
-template <watcher W>
+/// A filled pool (the worker is run by hand, so no thread of the pool's own competes).
+std::unique_ptr<bench_pool> make_pool(std::shared_ptr<lifeguard::pool_observer> observer, std::size_t size,
+                                      std::string name = "bench") {
+    auto pool = std::make_unique<bench_pool>(
+        trivial_driver{},
+        lifeguard::pool_options{
+            .name = std::move(name), .max_size = size, .on_deadlock = lifeguard::deadlock_policy::report},
+        std::chrono::steady_clock{}, lifeguard::worker_mode::manual);
+    pool->run_worker_once();
+    if (observer) pool->add_observer(std::move(observer));
+    return pool;
+}
+
+template <mode M>
 void borrow_return(benchmark::State& state) {
-    auto pool = make_pool(W, 4);
+    auto pool = make_pool(make_observer(M), 4);
     for (auto _ : state) {
         auto lease = pool->acquire();
         benchmark::DoNotOptimize(*lease);
     }
 }
 
-template <watcher W>
-void borrow_return_new_task(benchmark::State& state) {
-    auto pool = make_pool(W, 4);
-    for (auto _ : state) {
-        lifeguard::owner_scope request;
-        auto lease = pool->acquire();
-        benchmark::DoNotOptimize(*lease);
-    }
-}
-
-template <watcher W>
+template <mode M>
 void nested(benchmark::State& state) {
-    auto pool = make_pool(W, 4);
+    auto pool = make_pool(make_observer(M), 4);
     auto outer = pool->acquire();
     for (auto _ : state) {
         auto inner = pool->acquire();
         benchmark::DoNotOptimize(*inner);
     }
-}
-
-template <watcher W>
-void other_pool(benchmark::State& state) {
-    auto shared = shared_watcher(W);
-    auto first = make_pool(W, 4, "first", shared);
-    auto second = make_pool(W, 4, "second", shared);
-    auto held = first->acquire();
-    for (auto _ : state) {
-        auto lease = second->acquire();
-        benchmark::DoNotOptimize(*lease);
-    }
+    if (M == mode::on && pool->stats().nested_acquisitions < static_cast<std::uint64_t>(state.iterations()))
+        state.SkipWithError("the detector did not see the nested acquisitions");
 }
 
 /// Returns the other task's lease from inside on_block: the waiter finds it at once.
@@ -136,9 +122,9 @@ public:
     void on_block(lifeguard::pool_view&, const lifeguard::wait_info&) override { lease.reset(); }
 };
 
-template <watcher W>
+template <mode M>
 void blocking(benchmark::State& state) {
-    auto pool = make_pool(W, 1);
+    auto pool = make_pool(make_observer(M), 1);
     auto releaser = std::make_shared<return_on_block>();
     pool->add_observer(releaser);  // after the detector: its check runs first
     const lifeguard::owner_id other = lifeguard::new_owner_id();
@@ -153,18 +139,127 @@ void blocking(benchmark::State& state) {
     if (pool->stats().acquire_wait.count == 0) state.SkipWithError("the borrow never waited");
 }
 
-#define LIFEGUARD_DETECTOR_BENCH(fn)                                          \
-    BENCHMARK_TEMPLATE(fn, watcher::none)->Name(#fn "/none");                 \
-    BENCHMARK_TEMPLATE(fn, watcher::null)->Name(#fn "/null");                 \
-    BENCHMARK_TEMPLATE(fn, watcher::ignore)->Name(#fn "/ignore");             \
-    BENCHMARK_TEMPLATE(fn, watcher::detector)->Name(#fn "/detector")
+template <mode M>
+void borrow_return_new_task(benchmark::State& state) {
+    auto pool = make_pool(make_observer(M), 4);
+    for (auto _ : state) {
+        lifeguard::owner_scope request;
+        auto lease = pool->acquire();
+        benchmark::DoNotOptimize(*lease);
+    }
+}
+
+template <mode M>
+void other_pool(benchmark::State& state) {
+    auto shared = make_observer(M);
+    auto first = make_pool(shared, 4, "first");
+    auto second = make_pool(shared, 4, "second");
+    auto held = first->acquire();
+    for (auto _ : state) {
+        auto lease = second->acquire();
+        benchmark::DoNotOptimize(*lease);
+    }
+}
+
+#define LIFEGUARD_DETECTOR_BENCH(fn)                       \
+    BENCHMARK_TEMPLATE(fn, mode::off)->Name(#fn "/off");   \
+    BENCHMARK_TEMPLATE(fn, mode::null)->Name(#fn "/null"); \
+    BENCHMARK_TEMPLATE(fn, mode::on)->Name(#fn "/on")
 
 LIFEGUARD_DETECTOR_BENCH(borrow_return);
-LIFEGUARD_DETECTOR_BENCH(borrow_return_new_task);
 LIFEGUARD_DETECTOR_BENCH(nested);
-LIFEGUARD_DETECTOR_BENCH(other_pool);
 LIFEGUARD_DETECTOR_BENCH(blocking);
+LIFEGUARD_DETECTOR_BENCH(borrow_return_new_task);
+LIFEGUARD_DETECTOR_BENCH(other_pool);
+
+/// The console output, plus a closing table of medians and of each mode's delta against off.
+class delta_reporter final : public benchmark::ConsoleReporter {
+public:
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const auto& r : runs) {
+            if (r.error_occurred) continue;
+            if (r.run_type == Run::RT_Aggregate && r.aggregate_name != "median") continue;
+            const std::string name = r.run_name.str();
+            const auto slash = name.rfind('/');
+            if (slash == std::string::npos) continue;
+            auto& cell = table_[name.substr(0, slash)][name.substr(slash + 1)];
+            if (r.run_type == Run::RT_Aggregate) {
+                cell = {r.GetAdjustedCPUTime(), r.GetAdjustedRealTime(), true};
+            } else if (!cell.median) {
+                cell.cpu.push_back(r.GetAdjustedCPUTime());  // single runs: median of them below
+                cell.real.push_back(r.GetAdjustedRealTime());
+            }
+        }
+    }
+
+    void Finalize() override {
+        ConsoleReporter::Finalize();
+        auto& out = GetOutputStream();
+        out << "\nMedians (ns; CPU time, real time in brackets) and deltas against off:\n";
+        char line[256];
+        std::snprintf(line, sizeof line, "%-24s %18s %18s %18s %14s %14s\n", "benchmark", "off", "null", "on",
+                      "on - off", "null - off");
+        out << line;
+        for (const auto& [bench, modes] : table_) {
+            const auto get = [&](const char* m) -> std::optional<std::pair<double, double>> {
+                const auto it = modes.find(m);
+                if (it == modes.end()) return std::nullopt;
+                return it->second.value();
+            };
+            const auto cell = [&](const char* m) {
+                const auto v = get(m);
+                char buf[64];
+                if (v)
+                    std::snprintf(buf, sizeof buf, "%.1f [%.1f]", v->first, v->second);
+                else
+                    std::snprintf(buf, sizeof buf, "-");
+                return std::string(buf);
+            };
+            const auto delta = [&](const char* m) {
+                const auto v = get(m);
+                const auto off = get("off");
+                char buf[64];
+                if (v && off)
+                    std::snprintf(buf, sizeof buf, "%+.1f [%+.1f]", v->first - off->first,
+                                  v->second - off->second);
+                else
+                    std::snprintf(buf, sizeof buf, "-");
+                return std::string(buf);
+            };
+            std::snprintf(line, sizeof line, "%-24s %18s %18s %18s %14s %14s\n", bench.c_str(),
+                          cell("off").c_str(), cell("null").c_str(), cell("on").c_str(), delta("on").c_str(),
+                          delta("null").c_str());
+            out << line;
+        }
+        out << "Targets (issue 4): borrow_return on - off <= +10 ns, nested on - off <= +25 ns.\n";
+    }
+
+private:
+    struct cell_data {
+        std::vector<double> cpu, real;
+        bool median = false;
+        cell_data() = default;
+        cell_data(double c, double r, bool m) : cpu{c}, real{r}, median(m) {}
+        std::pair<double, double> value() const {
+            const auto mid = [](std::vector<double> v) {
+                std::ranges::sort(v);
+                const std::size_t n = v.size();
+                return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+            };
+            return {mid(cpu), mid(real)};
+        }
+    };
+    std::map<std::string, std::map<std::string, cell_data>> table_;
+};
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    delta_reporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+    return 0;
+}

@@ -163,6 +163,50 @@ std::shared_ptr<spdlog::logger> default_logger() {
     return std::make_shared<spdlog::logger>("lifeguard.detector", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
 }
 
+/// The nesting pair this thread saw last (the "chain cache" one level closer than the seen
+/// table): a repeat of it costs a few compares and a plain increment, no hash, no probe and no
+/// read-modify-write. Its occurrences are added to the seen table's counter in batches of
+/// `nest_batch`, when the thread moves to another pair, when it exits, and when it reads the
+/// counters itself (snapshot, reports), so other threads may see a pair's count lag by less than
+/// `nest_batch` per thread still running. Trivially constructible and destructible: reading it
+/// costs a plain thread-local access.
+struct nest_cache {
+    std::uint64_t detector;      ///< uid of the detector, 0 = empty
+    std::uint64_t epoch;         ///< its pool epoch when filled (a detach may free the pool's address)
+    std::uint64_t pool;          ///< key_of(pool)
+    std::uint64_t outer, inner;  ///< site keys
+    std::uint64_t depth;         ///< a depth the seen table already holds for the pair (Cm so far)
+    std::size_t index;           ///< the pair's entry in the seen table
+    std::uint64_t pending;       ///< occurrences not yet added to its counter
+    bool exit_hook;              ///< nest_exit registered for this thread
+};
+constinit thread_local nest_cache nest{0, 0, 0, 0, 0, 0, 0, 0, false};
+constexpr std::uint64_t nest_batch = 16;
+
+/// Detectors alive now (by uid), so that a thread exiting with pending counts adds them only to a
+/// detector that still exists. Touched when a detector is made or destroyed and when such a thread
+/// exits or moves to another detector's pair.
+std::mutex detectors_mutex;
+std::atomic<std::uint64_t> next_detector_uid{1};
+std::unordered_map<std::uint64_t, const seen_table*>& live_detectors() {
+    static auto* m = new std::unordered_map<std::uint64_t, const seen_table*>();  // never destroyed:
+    return *m;  // threads may exit after static destruction began
+}
+
+/// Adds the thread's pending count to the pair's counter if its detector still exists.
+void flush_foreign_nest() noexcept {
+    if (nest.pending == 0 || nest.detector == 0) return;
+    std::lock_guard lock(detectors_mutex);
+    const auto it = live_detectors().find(nest.detector);
+    if (it != live_detectors().end()) it->second->add_count(nest.index, nest.pending);
+    nest.pending = 0;
+}
+
+struct nest_exit {
+    ~nest_exit() { flush_foreign_nest(); }
+};
+thread_local nest_exit nest_exit_guard;  // first touched when a thread first caches a pair
+
 }  // namespace
 
 class deadlock_detector::impl {
@@ -174,9 +218,16 @@ public:
           seen_pairs_(1024),
           seen_edges_(1024),
           tokens_(static_cast<double>(options_.max_logged_per_minute)),
-          last_refill_(std::chrono::steady_clock::now()) {}
+          last_refill_(std::chrono::steady_clock::now()) {
+        std::lock_guard lock(detectors_mutex);
+        live_detectors().emplace(uid_, &seen_pairs_);
+    }
 
-    ~impl() { stop_watchdog(); }
+    ~impl() {
+        stop_watchdog();
+        std::lock_guard lock(detectors_mutex);
+        live_detectors().erase(uid_);
+    }
 
     void start_watchdog() {
         if (options_.watchdog_interval.count() <= 0) return;
@@ -212,14 +263,24 @@ public:
         // Leases of ignored pools are recorded too (checking the policy here would cost every
         // borrow a call); the slow paths skip them.
         if (lease.owner == 0) return;
-        ledger_.add(lease.owner, {ledger_entry::lease_tag(lease.lease_id), key_of(pool), lease.site});
-        if (waits_now_.load(std::memory_order_relaxed) != 0 || owner_reports_count_.load(std::memory_order_relaxed) != 0)
-            [[unlikely]]
+        if (!ledger_.add_parked(lease.owner, ledger_entry::lease_tag(lease.lease_id), key_of(pool),
+                                lease.site)) [[unlikely]]
+            return acquired_unparked(pool, lease);
+        if (attention_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            after_acquired(pool, lease.owner);
+    }
+
+    /// acquired() when the thread has no slot parked for the owner (its first borrow here, or
+    /// a nested one): out of line, so that the common path saves no registers.
+    [[gnu::noinline]] void acquired_unparked(pool_view& pool, const lease_info& lease) {
+        ledger_.add(lease.owner, ledger_entry::lease_tag(lease.lease_id), key_of(pool), lease.site);
+        if (attention_.load(std::memory_order_relaxed) != 0) [[unlikely]]
             after_acquired(pool, lease.owner);
     }
 
     void release(pool_view& pool, const lease_info& lease) {
-        if (lease.owner != 0) ledger_.remove(lease.owner, ledger_entry::lease_tag(lease.lease_id), key_of(pool), true);
+        if (lease.owner != 0)
+            ledger_.remove(lease.owner, ledger_entry::lease_tag(lease.lease_id), key_of(pool), true);
     }
 
     // ------------------------------------------------------------------ hooks: slow paths
@@ -246,6 +307,7 @@ public:
             const auto it = by_key_.find(key_of(pool));
             if (it == by_key_.end()) return;
             it->second->view = nullptr;
+            pool_epoch_.fetch_add(1, std::memory_order_relaxed);  // nest caches of its address go stale
             live_.erase(it->second->id);
             by_key_.erase(it);
             // Edges are cached by pool address, which a new pool may reuse: forget them all
@@ -258,8 +320,8 @@ public:
 
     void block(pool_view& pool, const wait_info& w) {
         if (w.owner == 0 || pool.options().on_deadlock == deadlock_policy::ignore) return;
-        if (ledger_.add(w.owner, {ledger_entry::wait_tag(w.since.count()), key_of(pool), w.site}))
-            waits_now_.fetch_add(1, std::memory_order_relaxed);
+        if (ledger_.add(w.owner, ledger_entry::wait_tag(w.since.count()), key_of(pool), w.site))
+            attention_.fetch_add(1, std::memory_order_relaxed);
         std::vector<outgoing> out;
         {
             std::shared_lock reg(registry_mutex_);
@@ -276,7 +338,7 @@ public:
     void unblock(pool_view& pool, const wait_info& w) {
         if (w.owner == 0) return;
         if (ledger_.remove(w.owner, ledger_entry::wait_tag(w.since.count()), key_of(pool)))
-            waits_now_.fetch_sub(1, std::memory_order_relaxed);
+            attention_.fetch_sub(1, std::memory_order_relaxed);
         if (active_count_.load(std::memory_order_relaxed) == 0) return;
         // A member that stops waiting unties its knot: it may be reported again if it re-forms.
         std::lock_guard data(data_mutex_);
@@ -284,7 +346,7 @@ public:
     }
 
     void acquire_failed(pool_view&, pool_diagnostics& d) {
-        if (d.owner == 0 || owner_reports_count_.load(std::memory_order_relaxed) == 0) return;
+        if (d.owner == 0 || reports_pending() == 0) return;
         std::shared_ptr<const report> rep;
         {
             std::lock_guard data(data_mutex_);
@@ -292,7 +354,7 @@ public:
             if (it == owner_reports_.end()) return;
             rep = std::move(it->second);
             owner_reports_.erase(it);
-            owner_reports_count_.store(owner_reports_.size(), std::memory_order_relaxed);
+            reports_changed(owner_reports_.size() + 1);
         }
         if (d.code != errc::timeout && d.code != errc::deadlock) return;
         d.what = verdict::deadlocked;
@@ -386,6 +448,7 @@ public:
     }
 
     diagnostics::snapshot snapshot() const {
+        flush_own_nest();
         diagnostics::snapshot s;
         std::lock_guard data(data_mutex_);
         for (const auto& rec : all_) {
@@ -630,8 +693,21 @@ private:
 
     void remember_explained(const std::vector<owner_id>& owners, const std::shared_ptr<const report>& rep) {
         if (!rep) return;
+        const std::size_t before = owner_reports_.size();
         for (owner_id o : owners) owner_reports_[o] = rep;
-        owner_reports_count_.store(owner_reports_.size(), std::memory_order_relaxed);
+        reports_changed(before);
+    }
+
+    /// Owners with a report waiting for their timeout (a hint, read without the data lock).
+    std::size_t reports_pending() const noexcept {
+        return static_cast<std::size_t>(attention_.load(std::memory_order_relaxed) >> 32);
+    }
+
+    /// owner_reports_ went from `before` entries to its size now (data lock held).
+    void reports_changed(std::size_t before) noexcept {
+        const std::uint64_t delta =
+            static_cast<std::uint64_t>(owner_reports_.size()) - before;  // may wrap: fine
+        attention_.fetch_add(delta << 32, std::memory_order_relaxed);
     }
 
     static std::string policy_action(deadlock_policy policy, const report& rep) {
@@ -697,7 +773,7 @@ private:
                 return;
             }
             std::lock_guard data(data_mutex_);
-            if (owner_reports_.erase(c.owner)) owner_reports_count_.store(owner_reports_.size(), std::memory_order_relaxed);
+            if (owner_reports_.erase(c.owner)) reports_changed(owner_reports_.size() + 1);
         }
     }
 
@@ -837,19 +913,37 @@ private:
     // ------------------------------------------------------------------ nesting and order
 
     /// The owner holds something: look for nesting on this pool and order edges from others.
-    void held_path(pool_view& pool, owner_id owner, const std::source_location& site) {
+    /// The owner holds something (a lease, or a wait of another of its acquisitions).
+    [[gnu::noinline]] void held_path(pool_view& pool, owner_id owner, const std::source_location& site) {
         const std::uint64_t id = key_of(pool);
         std::uint64_t same = 0;
         std::source_location outer;
         bool others = false;
         ledger_.for_each(owner, [&](const ledger_entry& e) {
             if (e.is_wait()) return false;
-            if (e.pool != id) others = true;
-            else if (same++ == 0) outer = e.site;
+            if (e.pool != id)
+                others = true;
+            else if (same++ == 0)
+                outer = e.site;
             return false;
         });
-        if ((same == 0 && !others) || pool.options().on_deadlock == deadlock_policy::ignore) return;
-        if (same != 0) nested_fast(pool, pool.id(), outer, site, same + 1);
+        if (same == 0 && !others) return;
+        if (!others) {
+            // The pair this thread nested last, no deeper than the seen table knows: count it.
+            nest_cache& c = nest;
+            if (c.detector == uid_ && c.pool == id && c.outer == site_key(outer) &&
+                c.inner == site_key(site) && same + 1 <= c.depth &&
+                c.epoch == pool_epoch_.load(std::memory_order_relaxed)) [[likely]] {
+                pool.count_nested_acquisition();
+                if (++c.pending == nest_batch) {
+                    seen_pairs_.add_count(c.index, c.pending);
+                    c.pending = 0;
+                }
+                return;
+            }
+        }
+        if (pool.options().on_deadlock == deadlock_policy::ignore) return;
+        if (same != 0) nested_fast(pool, id, outer, site, same + 1);
         if (others)
             ledger_.for_each(owner, [&](const ledger_entry& e) {
                 if (!e.is_wait() && e.pool != id) edge_fast(e.pool, id, e.site, site);
@@ -857,14 +951,32 @@ private:
             });
     }
 
-    void nested_fast(pool_view& pool, std::uint64_t id, const std::source_location& outer,
+    void nested_fast(pool_view& pool, std::uint64_t address, const std::source_location& outer,
                      const std::source_location& inner, std::uint64_t depth) {
+        const std::uint64_t epoch = pool_epoch_.load(std::memory_order_relaxed);
+        const std::uint64_t id = pool.id();
         pool.count_nested_acquisition();
         const std::uint64_t key = mix(mix(id, site_key(outer)), site_key(inner));
         const std::size_t at = seen_pairs_.find(key);
-        if (at != seen_table::npos && !seen_pairs_.bump(at, depth)) [[likely]]
-            return;  // a known pair, no deeper than before
-        nested_slow(pool, id, key, outer, inner, depth, at == seen_table::npos);
+        if (at == seen_table::npos || seen_pairs_.bump(at, depth)) {
+            nested_slow(pool, id, key, outer, inner, depth, at == seen_table::npos);
+            return;
+        }
+        // A known pair, no deeper than before: cache it for this thread's next occurrences.
+        flush_own_nest();
+        if (nest.detector != 0 && nest.pending != 0) flush_foreign_nest();
+        if (!nest.exit_hook) {
+            nest.exit_hook = true;
+            [[maybe_unused]] nest_exit* touch = &nest_exit_guard;  // registers its destructor
+        }
+        nest = {uid_, epoch, address, site_key(outer), site_key(inner), seen_pairs_.max(at), at, 0, true};
+    }
+
+    /// Adds this thread's pending count of a pair of this detector to the seen table.
+    void flush_own_nest() const noexcept {
+        if (nest.detector != uid_ || nest.pending == 0) return;
+        seen_pairs_.add_count(nest.index, nest.pending);
+        nest.pending = 0;
     }
 
     void nested_slow(pool_view& pool, std::uint64_t id, std::uint64_t key, const std::source_location& outer,
@@ -927,6 +1039,7 @@ private:
     }
 
     nested_report nested_of(const pair_record& pr) const {
+        flush_own_nest();
         nested_report n;
         n.pool = pr.pool_name;
         n.outer_site = pr.outer;
@@ -1072,9 +1185,9 @@ private:
     /// A lease went to an owner while waits are in flight somewhere: if this owner still waits on
     /// another pool, the hand-off may have closed a knot.
     void after_acquired(pool_view& pool, owner_id owner) {
-        if (owner_reports_count_.load(std::memory_order_relaxed) != 0) {
+        if (reports_pending() != 0) {
             std::lock_guard data(data_mutex_);
-            if (owner_reports_.erase(owner)) owner_reports_count_.store(owner_reports_.size(), std::memory_order_relaxed);
+            if (owner_reports_.erase(owner)) reports_changed(owner_reports_.size() + 1);
         }
         const std::uint64_t id = key_of(pool);
         std::size_t waits_here = 0;
@@ -1144,8 +1257,11 @@ private:
     owner_ledger ledger_;
     seen_table seen_pairs_;
     seen_table seen_edges_;
-    alignas(64) std::atomic<std::size_t> waits_now_{0};
-    std::atomic<std::size_t> owner_reports_count_{0};
+    const std::uint64_t uid_ = next_detector_uid.fetch_add(1, std::memory_order_relaxed);
+    // What makes an acquisition look further than its own entry: waits in flight (low 32 bits)
+    // and owners with a report waiting for their timeout (high 32 bits). One load on the hot path.
+    alignas(64) std::atomic<std::uint64_t> attention_{0};
+    std::atomic<std::uint64_t> pool_epoch_{0};  // bumped when a pool detaches (see nest_cache)
     std::atomic<std::size_t> active_count_{0};
 
     mutable std::shared_mutex registry_mutex_;

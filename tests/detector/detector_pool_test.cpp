@@ -447,6 +447,29 @@ TEST(DetectorOnPool, LeaseReleasedOnAnotherThreadKeepsTheBookkeepingRight) {
     EXPECT_TRUE(f.reports.of(report_kind::nested_acquisition).empty());
 }
 
+TEST(DetectorOnPool, NestingCountsOfThreadsAreExactOnceTheyExit) {
+    // Each thread repeats one nesting pair (the counted-in-batches shortcut): once the threads
+    // are joined, the pair's count and the pool's counter agree with what they did.
+    fixture f;
+    auto pool = f.pool("app", 8, deadlock_policy::report);
+    constexpr int threads = 4, rounds = 37;
+    std::barrier start(threads);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t)
+        ts.emplace_back([&] {
+            start.arrive_and_wait();
+            auto outer = pool->acquire();
+            for (int r = 0; r < rounds; ++r) auto inner = pool->acquire();
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(pool->stats().nested_acquisitions, std::uint64_t{threads * rounds});
+    const auto snap = f.detector->snapshot();
+    ASSERT_EQ(snap.pools.size(), 1u);
+    ASSERT_EQ(snap.pools[0].nested.size(), 1u);
+    EXPECT_EQ(snap.pools[0].nested[0].count, std::uint64_t{threads * rounds});
+    EXPECT_EQ(f.reports.of(report_kind::nested_acquisition).size(), 1u);
+}
+
 TEST(DetectorOnPool, ATaskThatHopsThreadsKeepsItsLeases) {
     fixture f;
     auto pool = f.pool("app", 3, deadlock_policy::report);

@@ -99,6 +99,65 @@ TEST(DetectorNesting, DeeperNestingRaisesCm) {
     for (auto l : {c, b, a}) pool.give_back(l);
 }
 
+TEST(DetectorNesting, ARepeatedPairIsCountedExactlyAndDeeperNestingStillRaisesCm) {
+    // Repeats of the pair a thread nested last take the shortcut (no table probe, counts
+    // batched): every one still counts, and nesting deeper than before is still seen.
+    harness h;
+    scripted_pool pool("app", 8, deadlock_policy::report, h.detector);
+    const auto a = pool.take(1, outer_site());
+    for (int i = 0; i < 45; ++i) pool.give_back(pool.take(1, inner_site()));
+    EXPECT_EQ(pool.nested_counted(), 45u);
+    auto snap = h.detector->snapshot();
+    ASSERT_EQ(snap.pools.size(), 1u);
+    ASSERT_EQ(snap.pools[0].nested.size(), 1u);
+    EXPECT_EQ(snap.pools[0].nested[0].count, 45u);
+    EXPECT_EQ(snap.pools[0].nested[0].depth, 2u);
+    EXPECT_EQ(h.of(report_kind::nested_acquisition).size(), 1u);
+
+    const auto b = pool.take(1, inner_site());
+    const auto c = pool.take(1, inner_site());  // depth 3: past what the shortcut knows
+    snap = h.detector->snapshot();
+    EXPECT_EQ(snap.pools[0].observed_connections_per_task, 3u);
+    EXPECT_EQ(snap.pools[0].nested[0].depth, 3u);
+    EXPECT_EQ(snap.pools[0].nested[0].count, 47u);
+    EXPECT_EQ(pool.nested_counted(), 47u);
+    for (auto l : {c, b, a}) pool.give_back(l);
+}
+
+TEST(DetectorNesting, PairsOfTwoDetectorsOnOneThreadAreCountedApart) {
+    harness one, two;
+    scripted_pool p1("one", 4, deadlock_policy::report, one.detector);
+    scripted_pool p2("two", 4, deadlock_policy::report, two.detector);
+    const auto a = p1.take(1, outer_site());
+    const auto b = p2.take(1, outer_site());
+    for (int i = 0; i < 20; ++i) {  // alternating: each switch hands the other's batch in
+        p1.give_back(p1.take(1, inner_site()));
+        p2.give_back(p2.take(1, inner_site()));
+        p2.give_back(p2.take(1, inner_site()));
+    }
+    EXPECT_EQ(one.detector->snapshot().pools[0].nested[0].count, 20u);
+    EXPECT_EQ(two.detector->snapshot().pools[0].nested[0].count, 40u);
+    p1.give_back(a);
+    p2.give_back(b);
+}
+
+TEST(DetectorNesting, ADetectorMayDieWhileAThreadHoldsCountsForIt) {
+    auto gone = std::make_unique<harness>();
+    {
+        scripted_pool pool("short", 4, deadlock_policy::report, gone->detector);
+        const auto a = pool.take(1, outer_site());
+        for (int i = 0; i < 5; ++i) pool.give_back(pool.take(1, inner_site()));  // a batch pending
+        pool.give_back(a);
+    }
+    gone.reset();
+    harness h;  // this thread's next pair hands the dead detector's batch in: it must be skipped
+    scripted_pool pool("next", 4, deadlock_policy::report, h.detector);
+    const auto a = pool.take(1, outer_site());
+    for (int i = 0; i < 3; ++i) pool.give_back(pool.take(1, inner_site()));
+    EXPECT_EQ(h.detector->snapshot().pools[0].nested[0].count, 3u);
+    pool.give_back(a);
+}
+
 TEST(DetectorNesting, EscalatesWhenObservedConcurrencyMakesThePoolTooSmall) {
     harness h;
     scripted_pool pool("app", 2, deadlock_policy::report, h.detector);

@@ -23,13 +23,16 @@
 // counts as blocked while any of its acquisitions waits (two threads acting for one task, or an
 // async task awaiting several acquisitions, block together).
 //
-// Cost (bench/detector): an acquire+return by a task holding nothing takes no lock and
-// allocates nothing: a look at one cache line of a lock-free table keyed by owner, a few stores,
-// and one CAS the first time a task borrows on a thread (later borrows re-use the slot the thread
-// parked). Holding leases adds a scan of the task's entries and a lock-free probe per
-// (pool, call-site pair) or pool pair. Graph work happens only for first-seen pairs and edges
-// and when a caller blocks. A knot the blocking check finds is confirmed from the pools' own
-// holders and waiters, read twice, before anybody is reported or failed.
+// Cost (bench/detector): an acquire+return by a task holding nothing takes no lock, allocates
+// nothing and does no read-modify-write: a look at one cache line of a lock-free table keyed by
+// owner, and a few plain stores into the slot the thread keeps parked for its task (one CAS the
+// first time a task borrows on a thread). Holding a lease of the same pool adds a scan of the
+// task's entries, the pool's nested-acquisition counter, and a compare with the nesting pair the
+// thread saw last (a new pair costs one lock-free probe; counts are added in batches). Holding a
+// lease of another pool adds a lock-free probe per pool pair. Graph work happens only for
+// first-seen pairs and edges and when a caller blocks. A knot the blocking check finds is
+// confirmed from the pools' own holders and waiters, read twice, before anybody is reported or
+// failed.
 #pragma once
 
 #include <chrono>

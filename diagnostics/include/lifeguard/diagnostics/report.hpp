@@ -80,7 +80,7 @@ struct nested_report {
     std::source_location inner_site;
     std::uint64_t depth = 0;      ///< Cm: leases of the pool the task held, counting this one
     std::uint64_t tasks = 0;      ///< Tn observed on the pool
-    std::uint64_t count = 0;      ///< how often this pair has been seen
+    std::uint64_t count = 0;      ///< how often this pair has been seen (< 16 per running thread may be late)
     std::uint64_t max_size = 0;
     std::uint64_t safe_size = 0;  ///< safe_pool_size(tasks, depth)
 };

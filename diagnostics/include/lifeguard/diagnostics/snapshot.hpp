@@ -29,7 +29,7 @@ struct snapshot {
         std::string inner_site;
         std::uint64_t depth = 0;  ///< Cm seen for this pair
         std::uint64_t tasks = 0;  ///< Tn of its pool
-        std::uint64_t count = 0;  ///< how often it happened
+        std::uint64_t count = 0;  ///< how often it happened (< 16 per running thread may be late)
         friend bool operator==(const nested_pair&, const nested_pair&) = default;
     };
     struct pool {

@@ -75,8 +75,17 @@ public:
         return value > m;
     }
 
-    std::uint64_t count(std::size_t index) const noexcept { return entries_[index].count.load(std::memory_order_relaxed); }
-    std::uint64_t max(std::size_t index) const noexcept { return entries_[index].max.load(std::memory_order_relaxed); }
+    /// Counts `n` more occurrences at `index` (a batch counted elsewhere first).
+    void add_count(std::size_t index, std::uint64_t n) const noexcept {
+        entries_[index].count.fetch_add(n, std::memory_order_relaxed);
+    }
+
+    std::uint64_t count(std::size_t index) const noexcept {
+        return entries_[index].count.load(std::memory_order_relaxed);
+    }
+    std::uint64_t max(std::size_t index) const noexcept {
+        return entries_[index].max.load(std::memory_order_relaxed);
+    }
 
 private:
     struct entry {
