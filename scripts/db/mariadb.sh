@@ -24,24 +24,11 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] \
 mariadbd=/usr/sbin/mariadbd
 [ -x "$mariadbd" ] || mariadbd="$(command -v mariadbd)"
 
-cmd="${1:-}"
-dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || db_die "usage: mariadb.sh start|stop|restart|pause|resume|env|status DIR"
-dir="$(mkdir -p "$dir" && cd "$dir" && pwd)"
+db_take_args "mariadb.sh start|stop|restart|pause|resume|env|status DIR" "$@"
 data="$dir/data"
 sockfile="$dir/mariadb.sock"
 pidfile="$dir/mariadb.pid"
 log="$dir/mariadb.log"
-
-server_pid() {
-    [ -f "$pidfile" ] && cat "$pidfile"
-}
-
-running() {
-    local pid
-    pid="$(server_pid 2>/dev/null)" || return 1
-    [ -n "$pid" ] && ! db_not_running "$pid"
-}
 
 ping_server() {
     mariadb-admin --no-defaults --socket="$sockfile" -uroot --connect-timeout=2 ping
@@ -84,31 +71,11 @@ try_start() {
 }
 
 start() {
-    if running; then
-        echo "mariadb.sh: already running in $dir" >&2
-        return 0
-    fi
     [ -d "$data/mysql" ] || init_datadir
     mkdir -p "$dir/tmp"
-    local fresh=0 attempt port
+    local fresh=0
     [ -f "$dir/port" ] || fresh=1
-    for attempt in 1 2 3 4 5; do
-        if [ "$fresh" -eq 1 ]; then
-            port="$(db_free_port)"
-        else
-            port="$(cat "$dir/port")"
-        fi
-        if try_start "$port"; then
-            echo "$port" >"$dir/port"
-            break
-        fi
-        if [ "$fresh" -eq 1 ] && grep -q "Address already in use" "$log"; then
-            continue
-        fi
-        db_log_tail "$log"
-        db_die "MariaDB did not start in $dir on port $port"
-    done
-    running || { db_log_tail "$log"; db_die "MariaDB did not start in $dir"; }
+    db_start_on_port MariaDB "$fresh"
     if [ ! -f "$dir/provisioned" ]; then
         mariadb --no-defaults --socket="$sockfile" -uroot <<SQL \
             || { db_log_tail "$log"; db_die "could not create the test schema in $dir"; }
@@ -123,22 +90,12 @@ SQL
 }
 
 stop() {
-    local pid
-    pid="$(server_pid 2>/dev/null)" || return 0
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
-    if ! db_wait_gone "$pid" 30; then
-        echo "mariadb.sh: mariadbd $pid ignored SIGTERM; sending SIGKILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        db_wait_gone "$pid" 5 || true
-    fi
+    db_stop mariadbd TERM:30
 }
 
 print_env() {
-    [ -f "$dir/port" ] || db_die "no MariaDB was started in $dir"
     local port
-    port="$(cat "$dir/port")"
+    port="$(db_started_port MariaDB)"
     echo "export LIFEGUARD_MYSQL_PORT='$port'"
     echo "export LIFEGUARD_MYSQL_URL='tcp://127.0.0.1:$port'"
     echo "export LIFEGUARD_MYSQL_SOCKET_URL='unix://$sockfile'"
@@ -148,13 +105,4 @@ print_env() {
     echo "export LIFEGUARD_MYSQL_ROOT_SOCKET='$sockfile'"
 }
 
-case "$cmd" in
-start) start ;;
-stop) stop ;;
-restart) stop; start ;;
-pause) running || db_die "not running in $dir"; kill -STOP "$(server_pid)" ;;
-resume) running || db_die "not running in $dir"; kill -CONT "$(server_pid)" ;;
-env) print_env ;;
-status) running ;;
-*) db_die "unknown command '$cmd' (start|stop|restart|pause|resume|env|status)" ;;
-esac
+db_run_command "$@"

@@ -25,23 +25,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pg_bin=/usr/lib/postgresql/15/bin
 [ -x "$pg_bin/initdb" ] || db_die "PostgreSQL 15 is not installed ($pg_bin/initdb missing): run scripts/install-deps.sh"
 
-cmd="${1:-}"
-dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || db_die "usage: pg.sh start|stop|restart|pause|resume|env|status DIR"
-dir="$(mkdir -p "$dir" && cd "$dir" && pwd)"
+db_take_args "pg.sh start|stop|restart|pause|resume|env|status DIR" "$@"
 data="$dir/data"
 sock="$dir/sock"
 log="$dir/postgres.log"
-
-postmaster_pid() {
-    [ -f "$data/postmaster.pid" ] && head -n 1 "$data/postmaster.pid"
-}
-
-running() {
-    local pid
-    pid="$(postmaster_pid 2>/dev/null)" || return 1
-    [ -n "$pid" ] && ! db_not_running "$pid"
-}
+pidfile="$data/postmaster.pid"
 
 init_cluster() {
     db_prepare_dir "$dir"
@@ -78,30 +66,10 @@ try_start() {
 }
 
 start() {
-    if running; then
-        echo "pg.sh: already running in $dir" >&2
-        return 0
-    fi
     [ -f "$data/PG_VERSION" ] || init_cluster
-    local fresh=0 attempt port
+    local fresh=0
     [ -f "$dir/port" ] || fresh=1
-    for attempt in 1 2 3 4 5; do
-        if [ "$fresh" -eq 1 ]; then
-            port="$(db_free_port)"
-        else
-            port="$(cat "$dir/port")"
-        fi
-        if try_start "$port"; then
-            echo "$port" >"$dir/port"
-            break
-        fi
-        if [ "$fresh" -eq 1 ] && grep -q "Address already in use" "$log"; then
-            continue  # lost a race for the port: pick another one
-        fi
-        db_log_tail "$log"
-        db_die "PostgreSQL did not start in $dir on port $port"
-    done
-    running || { db_log_tail "$log"; db_die "PostgreSQL did not start in $dir (ports kept being taken)"; }
+    db_start_on_port PostgreSQL "$fresh"
     if [ ! -f "$dir/provisioned" ]; then
         psql_super -d postgres \
             -c "CREATE ROLE $LIFEGUARD_TEST_USER LOGIN PASSWORD '$LIFEGUARD_TEST_PASSWORD'" \
@@ -113,22 +81,12 @@ start() {
 }
 
 stop() {
-    local pid
-    pid="$(postmaster_pid 2>/dev/null)" || return 0
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    db_signal_tree CONT "$pid"  # a paused server cannot shut down
-    kill -INT "$pid" 2>/dev/null || true
-    if ! db_wait_gone "$pid" 30; then
-        echo "pg.sh: postmaster $pid ignored SIGINT; sending SIGQUIT" >&2
-        kill -QUIT "$pid" 2>/dev/null || true
-        db_wait_gone "$pid" 10 || { kill -KILL "$pid" 2>/dev/null || true; db_wait_gone "$pid" 5 || true; }
-    fi
+    db_stop postmaster INT:30 QUIT:10
 }
 
 print_env() {
-    [ -f "$dir/port" ] || db_die "no PostgreSQL was started in $dir"
     local port password
-    port="$(cat "$dir/port")"
+    port="$(db_started_port PostgreSQL)"
     password="$(cat "$dir/password")"
     echo "export LIFEGUARD_PG_PORT='$port'"
     echo "export LIFEGUARD_PG_SOCKET_DIR='$sock'"
@@ -138,13 +96,4 @@ print_env() {
     echo "export LIFEGUARD_PG_PASSWORD='$password'"
 }
 
-case "$cmd" in
-start) start ;;
-stop) stop ;;
-restart) stop; start ;;
-pause) running || db_die "not running in $dir"; db_signal_tree STOP "$(postmaster_pid)" ;;
-resume) running || db_die "not running in $dir"; db_signal_tree CONT "$(postmaster_pid)" ;;
-env) print_env ;;
-status) running ;;
-*) db_die "unknown command '$cmd' (start|stop|restart|pause|resume|env|status)" ;;
-esac
+db_run_command "$@"

@@ -19,23 +19,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bouncer="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 [ -x "$bouncer" ] || db_die "PgBouncer is not installed: run scripts/install-deps.sh"
 
-cmd="${1:-}"
-dir="${2:-}"
-[ -n "$cmd" ] && [ -n "$dir" ] || db_die "usage: pgbouncer.sh start DIR PGDIR | stop|restart|env|status DIR"
-dir="$(mkdir -p "$dir" && cd "$dir" && pwd)"
+db_take_args "pgbouncer.sh start DIR PGDIR | stop|restart|env|status DIR" "$@"
 ini="$dir/pgbouncer.ini"
 pidfile="$dir/pgbouncer.pid"
 log="$dir/pgbouncer.log"
-
-bouncer_pid() {
-    [ -f "$pidfile" ] && cat "$pidfile"
-}
-
-running() {
-    local pid
-    pid="$(bouncer_pid 2>/dev/null)" || return 1
-    [ -n "$pid" ] && ! db_not_running "$pid"
-}
 
 write_config() {
     local pgdir="$1" port="$2" pgport password
@@ -70,7 +57,7 @@ INI
 }
 
 ready() {
-    running && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    db_running "$pidfile" && (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 try_start() {
@@ -86,63 +73,25 @@ try_start() {
 }
 
 start() {
-    if running; then
-        echo "pgbouncer.sh: already running in $dir" >&2
-        return 0
-    fi
-    local fresh=0 attempt port
+    local fresh=0
     if [ ! -f "$ini" ]; then
         [ -n "${3:-}" ] || db_die "start needs the PostgreSQL directory the first time"
         write_config "$3" 0
         fresh=1
     fi
-    for attempt in 1 2 3 4 5; do
-        if [ "$fresh" -eq 1 ]; then
-            port="$(db_free_port)"
-        else
-            port="$(cat "$dir/port")"
-        fi
-        if try_start "$port"; then
-            echo "$port" >"$dir/port"
-            return 0
-        fi
-        stop  # a daemon that started but never became ready must not linger
-        if [ "$fresh" -eq 1 ] && grep -q "Address already in use" "$log"; then
-            continue
-        fi
-        break
-    done
-    db_log_tail "$log"
-    db_die "PgBouncer did not start in $dir on port $port"
+    # A daemon that started but never became ready must not linger: stop after a failed try.
+    db_start_on_port PgBouncer "$fresh" stop
 }
 
 stop() {
-    local pid
-    pid="$(bouncer_pid 2>/dev/null)" || return 0
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -INT "$pid" 2>/dev/null || true
-    if ! db_wait_gone "$pid" 10; then
-        kill -KILL "$pid" 2>/dev/null || true
-        db_wait_gone "$pid" 5 || true
-    fi
+    db_stop pgbouncer INT:10
 }
 
 print_env() {
-    [ -f "$dir/port" ] || db_die "no PgBouncer was started in $dir"
     local port
-    port="$(cat "$dir/port")"
+    port="$(db_started_port PgBouncer)"
     echo "export LIFEGUARD_PGBOUNCER_PORT='$port'"
     echo "export LIFEGUARD_PGBOUNCER_CONNINFO='host=127.0.0.1 port=$port dbname=$LIFEGUARD_TEST_DB user=$LIFEGUARD_TEST_USER password=$(cat "$dir/password")'"
 }
 
-case "$cmd" in
-start) start "$@" ;;
-stop) stop ;;
-restart) stop; start "$@" ;;
-pause) running || db_die "not running in $dir"; kill -STOP "$(bouncer_pid)" ;;
-resume) running || db_die "not running in $dir"; kill -CONT "$(bouncer_pid)" ;;
-env) print_env ;;
-status) running ;;
-*) db_die "unknown command '$cmd' (start|stop|restart|env|status)" ;;
-esac
+db_run_command "$@"

@@ -1,7 +1,6 @@
 // Unit tests of lifeguard::logging_observer: messages and levels captured with spdlog's
 // ringbuffer sink, rate limiting on the pool's clock, and no use of spdlog's global state.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 
 #include "lifeguard/logging.hpp"
 #include "stub_pool_view.hpp"
+#include "support/captured_log.hpp"
 
 namespace {
 
@@ -20,42 +20,8 @@ using lifeguard::logging_options;
 using lifeguard::testing::stub_pool_view;
 using level = spdlog::level::level_enum;
 
-struct line {
-    level lvl;
-    std::string text;
-};
-
-// A logger at `lvl` writing into a ring buffer the test reads back.
-class captured {
-public:
-    explicit captured(level lvl = level::trace)
-        : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
-          logger_(std::make_shared<spdlog::logger>("test", sink_)) {
-        logger_->set_level(lvl);
-    }
-    const std::shared_ptr<spdlog::logger>& logger() const { return logger_; }
-
-    std::vector<line> lines() const {
-        std::vector<line> out;
-        for (const auto& m : sink_->last_raw())
-            out.push_back({m.level, std::string(m.payload.data(), m.payload.size())});
-        return out;
-    }
-    std::vector<line> at(level lvl) const {
-        std::vector<line> out;
-        for (auto& l : lines())
-            if (l.lvl == lvl) out.push_back(l);
-        return out;
-    }
-
-private:
-    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
-    std::shared_ptr<spdlog::logger> logger_;
-};
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using captured = lifeguard::testing::captured_log;
+using lifeguard::testing::contains;
 
 lifeguard::pool_diagnostics failure(const std::string& pool, lifeguard::errc code) {
     lifeguard::pool_diagnostics d;

@@ -1,12 +1,9 @@
 // logging_observer attached to a real pool (fake driver, manual clock, manual worker): what a
 // pool's life looks like in the log.
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -14,74 +11,28 @@
 
 #include "lifeguard/logging.hpp"
 #include "lifeguard/pool.hpp"
-#include "support/fake_driver.hpp"
-#include "support/manual_clock.hpp"
+#include "support/captured_log.hpp"
+#include "support/manual_pool_fixture.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using lifeguard::testing::fake_driver;
-using lifeguard::testing::manual_clock;
-using manual_pool = lifeguard::basic_pool<fake_driver, manual_clock>;
+using lifeguard::testing::contains;
+using lifeguard::testing::manual_pool;
 using level = spdlog::level::level_enum;
+using line = lifeguard::testing::log_line;
 
-struct line {
-    level lvl;
-    std::string text;
-};
-
-class block_counter final : public lifeguard::pool_observer {
-public:
-    void on_block(lifeguard::pool_view&, const lifeguard::wait_info&) override {
-        std::lock_guard lock(mutex_);
-        ++blocked_;
-        cv_.notify_all();
-    }
-    void wait_blocked(int n) {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return blocked_ >= n; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    int blocked_ = 0;
-};
-
-struct fixture {
-    fake_driver driver;
-    manual_clock clock;
-    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
-        std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(500);
-    std::shared_ptr<spdlog::logger> logger = std::make_shared<spdlog::logger>("app", sink);
-    std::shared_ptr<block_counter> blocks = std::make_shared<block_counter>();
-
-    fixture() { logger->set_level(level::trace); }
+// Pools that also log to a captured logger.
+struct fixture : lifeguard::testing::manual_pool_fixture {
+    lifeguard::testing::captured_log log{level::trace, "app", 500};
 
     std::unique_ptr<manual_pool> make(lifeguard::pool_options o) {
-        auto p = std::make_unique<manual_pool>(driver, std::move(o), clock, lifeguard::worker_mode::manual);
-        p->add_observer(blocks);
-        p->add_observer(lifeguard::make_logging_observer({.logger = logger}));
+        auto p = manual_pool_fixture::make(std::move(o));
+        p->add_observer(lifeguard::make_logging_observer({.logger = log.logger()}));
         return p;
     }
-
-    std::vector<line> lines() const {
-        std::vector<line> out;
-        for (const auto& m : sink->last_raw())
-            out.push_back({m.level, std::string(m.payload.data(), m.payload.size())});
-        return out;
-    }
-    std::vector<line> at(level lvl) const {
-        std::vector<line> out;
-        for (auto& l : lines())
-            if (l.lvl == lvl) out.push_back(l);
-        return out;
-    }
+    std::vector<line> at(level lvl) const { return log.at(lvl); }
 };
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 TEST(PoolLogging, StartFailureRecoveryUseAndStop) {
     fixture f;

@@ -13,16 +13,20 @@
 #include "db_support.hpp"
 #include "lifeguard/pool.hpp"
 #include "lifeguard/postgres.hpp"
+#include "pool_checks.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using lifeguard::exec;
-using lifeguard::pool_error;
 using lifeguard::postgres_driver;
 using lifeguard::postgres_error;
 using pg_pool = lifeguard::pool<postgres_driver>;
 using steady = std::chrono::steady_clock;
+
+int backend_pid(pg_pool::lease_type& lease) {
+    return lease->backend_pid();
+}
 
 // Connections the server has for one application_name (set in the pool's conninfo).
 std::string server_count(const std::string& admin_conninfo, const std::string& application) {
@@ -50,15 +54,7 @@ protected:
 TEST_F(PostgresPool, LendsWorkingConnectionsAndTakesThemBack) {
     pg_pool pool(postgres_driver({.conninfo = conninfo_}),
                  {.name = "pg-basic", .max_size = 3, .acquire_timeout = 10s});
-    {
-        auto a = pool.acquire();
-        auto b = pool.acquire();
-        EXPECT_EQ(exec(a, "SELECT 1").value(), "1");
-        EXPECT_NE(a->backend_pid(), b->backend_pid());
-        EXPECT_EQ(pool.stats().active, 2u);
-    }
-    EXPECT_EQ(pool.stats().active, 0u);
-    EXPECT_EQ(pool.view().target().find("postgres "), 0u) << pool.view().target();
+    lifeguard::test::expect_lends_and_takes_back(pool, backend_pid, "postgres ");
 }
 
 TEST_F(PostgresPool, RowWrittenInAnAbandonedTransactionIsInvisible) {
@@ -133,22 +129,9 @@ TEST(PostgresPoolLimits, NeverOpensMoreThanMaxSize) {
     {
         pg_pool pool(postgres_driver({.conninfo = conninfo + " application_name=pg-limit"}),
                      {.name = "pg-limit", .max_size = 3, .min_idle = 0, .acquire_timeout = 10s});
-        constexpr int threads = 8;
-        std::atomic<int> failures{0};
-        std::vector<std::jthread> workers;
-        for (int t = 0; t < threads; ++t)
-            workers.emplace_back([&] {
-                for (int i = 0; i < 40; ++i) {
-                    try {
-                        auto lease = pool.acquire();
-                        exec(lease, "SELECT pg_sleep(0.001)");
-                    } catch (const std::exception&) {
-                        ++failures;
-                    }
-                }
-            });
-        workers.clear();
-        EXPECT_EQ(failures.load(), 0);
+        const int failures = lifeguard::test::failures_under_load(
+            pool, 8, 40, [](pg_pool::lease_type& lease) { exec(lease, "SELECT pg_sleep(0.001)"); });
+        EXPECT_EQ(failures, 0);
         EXPECT_LE(pool.stats().created, 3u);
         EXPECT_EQ(server_count(admin, "pg-limit"), "3");
     }
@@ -164,19 +147,7 @@ TEST(PostgresPoolLimits, ServerOutOfSlotsIsAClearError) {
     if (!server.start()) LIFEGUARD_DB_UNAVAILABLE(server.error());
     pg_pool pool(postgres_driver({.conninfo = server.var("LIFEGUARD_PG_TCP_CONNINFO")}),
                  {.name = "pg-slots", .max_size = 8, .acquire_timeout = 1s, .validation_timeout = 500ms});
-    std::vector<pg_pool::lease_type> held;
-    for (int i = 0; i < 4; ++i) held.push_back(pool.acquire());
-    try {
-        auto fifth = pool.acquire();
-        FAIL() << "the server has only 4 slots";
-    } catch (const pool_error& e) {
-        const auto& d = e.diagnostics();
-        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable) << d.to_string();
-        EXPECT_NE(d.last_connect_error.find("too many clients"), std::string::npos) << d.last_connect_error;
-        EXPECT_NE(d.to_string().find("127.0.0.1:" + server.var("LIFEGUARD_PG_PORT")), std::string::npos)
-            << d.to_string();
-    }
-    EXPECT_EQ(pool.stats().active, 4u);
+    lifeguard::test::expect_out_of_slots(pool, 4, "too many clients", server.var("LIFEGUARD_PG_PORT"));
 }
 
 TEST(PostgresPoolPasswords, WrongPasswordNeverShowsThePassword) {
@@ -186,20 +157,8 @@ TEST(PostgresPoolPasswords, WrongPasswordNeverShowsThePassword) {
     wrong.replace(wrong.find(password), password.size(), password + "-wrong");
     pg_pool pool(postgres_driver({.conninfo = wrong}),
                  {.name = "pg-wrong", .max_size = 2, .acquire_timeout = 1s, .validation_timeout = 500ms});
-    try {
-        auto lease = pool.acquire();
-        FAIL() << "a wrong password was accepted";
-    } catch (const pool_error& e) {
-        const auto& d = e.diagnostics();
-        EXPECT_EQ(d.what, lifeguard::verdict::database_unreachable);
-        EXPECT_NE(d.last_connect_error.find("password authentication failed"), std::string::npos)
-            << d.last_connect_error;
-        EXPECT_NE(d.to_string().find("postgres 127.0.0.1:"), std::string::npos) << d.to_string();
-        lifeguard::test::expect_no_secret(e.what(), password, "pool_error::what()");
-        lifeguard::test::expect_no_secret(d.to_string(), password, "pool_diagnostics::to_string()");
-        lifeguard::test::expect_no_secret(d.last_connect_error, password, "last_connect_error");
-    }
-    lifeguard::test::expect_no_secret(pool.view().target(), password, "pool target");
+    lifeguard::test::expect_wrong_password_refused(pool, password, "password authentication failed",
+                                                   "postgres ");
     lifeguard::test::expect_no_secret(pool.driver().describe(), password, "describe()");
     std::error_code ec;
     auto empty = pool.acquire(ec);

@@ -2,58 +2,22 @@
 // exported gauges follow the pool, histograms fill from its hooks, destroyed pools disappear.
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <system_error>
 #include <thread>
 
 #include "exposition.hpp"
 #include "lifeguard/pool.hpp"
 #include "lifeguard/prometheus.hpp"
-#include "support/fake_driver.hpp"
-#include "support/manual_clock.hpp"
+#include "support/manual_pool_fixture.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using lifeguard::prometheus_metrics;
 using lifeguard::prometheus_options;
-using lifeguard::testing::fake_driver;
-using lifeguard::testing::manual_clock;
 using lifeguard::testing::scrape;
-using manual_pool = lifeguard::basic_pool<fake_driver, manual_clock>;
-
-// Lets the test wait, without sleeping, until callers are queued.
-class block_counter final : public lifeguard::pool_observer {
-public:
-    void on_block(lifeguard::pool_view&, const lifeguard::wait_info&) override {
-        std::lock_guard lock(mutex_);
-        ++blocked_;
-        cv_.notify_all();
-    }
-    void wait_blocked(int n) {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return blocked_ >= n; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    int blocked_ = 0;
-};
-
-struct fixture {
-    fake_driver driver;
-    manual_clock clock;
-    std::shared_ptr<block_counter> blocks = std::make_shared<block_counter>();
-
-    std::unique_ptr<manual_pool> make(lifeguard::pool_options o) {
-        auto p = std::make_unique<manual_pool>(driver, std::move(o), clock, lifeguard::worker_mode::manual);
-        p->add_observer(blocks);
-        return p;
-    }
-};
+using fixture = lifeguard::testing::manual_pool_fixture;
 
 TEST(PoolMetrics, GaugesFollowTheLivePool) {
     fixture f;

@@ -17,12 +17,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include "sql_text.hpp"
 
 namespace lifeguard {
 
@@ -50,30 +51,11 @@ sql::mysql::MySQL_Driver* driver_instance() {
     return instance;
 }
 
-std::string first_word_lower(std::string_view sql, std::size_t& pos) {
-    for (;;) {
-        while (pos < sql.size() && (std::isspace(static_cast<unsigned char>(sql[pos])) || sql[pos] == '('))
-            ++pos;
-        if (sql.substr(pos, 2) == "--" || sql.substr(pos, 1) == "#") {
-            pos = sql.find('\n', pos);
-            if (pos == std::string_view::npos) pos = sql.size();
-        } else if (sql.substr(pos, 2) == "/*") {
-            pos = sql.find("*/", pos + 2);
-            pos = pos == std::string_view::npos ? sql.size() : pos + 2;
-        } else {
-            break;
-        }
-    }
-    std::string word;
-    while (pos < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[pos])) || sql[pos] == '_'))
-        word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[pos++])));
-    return word;
-}
+using drivers_detail::contains_lower;
 
-bool contains_lower(std::string_view text, std::string_view needle) {
-    return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == b;
-           }) != text.end();
+// MariaDB reads '#' as a line comment too.
+std::string first_word_lower(std::string_view sql, std::size_t& pos) {
+    return drivers_detail::first_word_lower(sql, pos, drivers_detail::line_comments::dash_and_hash);
 }
 
 // True when the statement may leave state in the session beyond its transaction.

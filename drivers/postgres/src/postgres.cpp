@@ -13,6 +13,8 @@
 #include <memory>
 #include <utility>
 
+#include "sql_text.hpp"
+
 namespace lifeguard {
 
 namespace {
@@ -91,31 +93,10 @@ int wait_socket(PGconn* c, bool for_read, bool for_write, clock_type::time_point
     }
 }
 
-std::string first_word_lower(std::string_view sql, std::size_t& pos) {
-    // Skips blanks, comments and opening parentheses.
-    for (;;) {
-        while (pos < sql.size() && (std::isspace(static_cast<unsigned char>(sql[pos])) || sql[pos] == '('))
-            ++pos;
-        if (sql.substr(pos, 2) == "--") {
-            pos = sql.find('\n', pos);
-            if (pos == std::string_view::npos) pos = sql.size();
-        } else if (sql.substr(pos, 2) == "/*") {
-            pos = sql.find("*/", pos + 2);
-            pos = pos == std::string_view::npos ? sql.size() : pos + 2;
-        } else {
-            break;
-        }
-    }
-    std::string word;
-    while (pos < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[pos])) || sql[pos] == '_'))
-        word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[pos++])));
-    return word;
-}
+using drivers_detail::contains_lower;
 
-bool contains_lower(std::string_view text, std::string_view needle) {
-    return std::search(text.begin(), text.end(), needle.begin(), needle.end(), [](char a, char b) {
-               return std::tolower(static_cast<unsigned char>(a)) == b;
-           }) != text.end();
+std::string first_word_lower(std::string_view sql, std::size_t& pos) {
+    return drivers_detail::first_word_lower(sql, pos, drivers_detail::line_comments::dash);
 }
 
 // True when one statement may leave state in the session beyond its transaction.
