@@ -9,29 +9,9 @@
 #   cmake -G Ninja -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && ninja -C build-bench lifeguard_bench_async
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-binary=$root/build-bench/bench/async/lifeguard_bench_async
-out=$root/build-bench/bench-async.json
-
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        --binary) binary=$2; shift 2 ;;
-        --out) out=$2; shift 2 ;;
-        *) break ;;
-    esac
-done
-
-if [[ ! -x $binary ]]; then
-    echo "run.sh: $binary not found; build the lifeguard_bench_async target first" >&2
-    exit 1
-fi
-
-read -r load1 _ </proc/loadavg
-cores=$(nproc)
-if awk -v l="$load1" -v c="$cores" 'BEGIN { exit !(l > c / 2) }'; then
-    echo "run.sh: warning: load average $load1 on $cores cores before starting; expect noisy numbers" >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../run-lib.sh"
+bench_init async lifeguard_bench_async "$@"
+bench_warn_if_busy
 
 "$binary" \
     --benchmark_repetitions=5 \
@@ -39,7 +19,7 @@ fi
     --benchmark_display_aggregates_only=true \
     --benchmark_out="$out" \
     --benchmark_out_format=json \
-    "$@"
+    "${bench_args[@]}"
 
 echo
 echo "JSON: $out"

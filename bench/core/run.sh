@@ -12,29 +12,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-binary=$root/build-bench/bench/core/lifeguard_bench_core
-out=$root/build-bench/bench-core.json
-
-while [[ $# -gt 0 ]]; do
-    case $1 in
-        --binary) binary=$2; shift 2 ;;
-        --out) out=$2; shift 2 ;;
-        *) break ;;
-    esac
-done
-
-if [[ ! -x $binary ]]; then
-    echo "run.sh: $binary not found; build the lifeguard_bench_core target first" >&2
-    exit 1
-fi
-
-# Other work on the machine lands on whichever variant runs at that moment; say so up front.
-read -r load1 _ </proc/loadavg
-cores=$(nproc)
-if awk -v l="$load1" -v c="$cores" 'BEGIN { exit !(l > c / 2) }'; then
-    echo "run.sh: warning: load average $load1 on $cores cores before starting; expect noisy numbers" >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../run-lib.sh"
+bench_init core lifeguard_bench_core "$@"
+bench_warn_if_busy
 
 # CPU time (clock ticks) of the whole machine (busy, total) and of this script's finished children,
 # so the report can say how much of the machine other processes took during the run.
@@ -51,7 +31,7 @@ ours_before=$(children_ticks)
     --benchmark_display_aggregates_only=true \
     --benchmark_out="$out" \
     --benchmark_out_format=json \
-    "$@"
+    "${bench_args[@]}"
 
 read -r busy_after total_after < <(machine_ticks)
 ours_after=$(children_ticks)

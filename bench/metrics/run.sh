@@ -6,21 +6,13 @@
 #   bench/metrics/run.sh [--binary PATH] [google-benchmark flags...]
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-binary=$root/build-bench/bench/metrics/lifeguard_bench_metrics
-if [[ ${1:-} == --binary ]]; then
-    binary=$2
-    shift 2
-fi
-if [[ ! -x $binary ]]; then
-    echo "run.sh: $binary not found; build the lifeguard_bench_metrics target first" >&2
-    exit 1
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/../run-lib.sh"
+bench_init metrics lifeguard_bench_metrics "$@"
+bench_warn_if_busy
 
 "$binary" \
     --benchmark_repetitions=9 \
     --benchmark_enable_random_interleaving=true \
     --benchmark_display_aggregates_only=true \
     --benchmark_min_time=0.2 \
-    "$@"
+    "${bench_args[@]}"
