@@ -4,31 +4,16 @@
 // LIFEGUARD_REQUIRE_DB=1 (CI).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "db_support.hpp"
 #include "run_process.hpp"
 
 namespace {
 
 using json = nlohmann::json;
 using lifeguard::testing::run_process;
-
-std::string conninfo_or_skip_reason(bool& required) {
-    const char* require = std::getenv("LIFEGUARD_REQUIRE_DB");
-    required = require != nullptr && std::string(require) == "1";
-    const char* conninfo = std::getenv("LIFEGUARD_PG_CONNINFO");
-    return conninfo ? conninfo : "";
-}
-
-#define LIFEGUARD_PG_CONNINFO_OR_SKIP(var)                                                      \
-    bool required_ = false;                                                                     \
-    const std::string var = conninfo_or_skip_reason(required_);                                 \
-    if (var.empty()) {                                                                          \
-        if (required_) FAIL() << "LIFEGUARD_REQUIRE_DB=1 but LIFEGUARD_PG_CONNINFO is not set"; \
-        GTEST_SKIP() << "LIFEGUARD_PG_CONNINFO is not set";                                     \
-    }
 
 // One setting, read independently of poolsize.
 std::size_t psql_setting(const std::string& conninfo, const std::string& name) {
@@ -38,7 +23,7 @@ std::size_t psql_setting(const std::string& conninfo, const std::string& name) {
 }
 
 TEST(PoolsizePgServer, ReadsTheServersLimits) {
-    LIFEGUARD_PG_CONNINFO_OR_SKIP(conninfo);
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_CONNINFO");
     const auto r = run_process(POOLSIZE_BIN, {"--tasks", "5", "--connections-per-task", "2", "--cores", "2",
                                               "--pg", conninfo, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -55,7 +40,7 @@ TEST(PoolsizePgServer, ReadsTheServersLimits) {
 }
 
 TEST(PoolsizePgServer, FleetBeyondTheServerDoesNotFitAndCheckFails) {
-    LIFEGUARD_PG_CONNINFO_OR_SKIP(conninfo);
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_CONNINFO");
     // A million instances cannot fit: PostgreSQL caps max_connections at 262143.
     const auto r = run_process(POOLSIZE_BIN, {"--tasks", "5", "--cores", "2", "--instances", "1000000",
                                               "--pg", conninfo, "--check", "4"});
@@ -65,7 +50,7 @@ TEST(PoolsizePgServer, FleetBeyondTheServerDoesNotFitAndCheckFails) {
 }
 
 TEST(PoolsizePgServer, NeverPrintsThePassword) {
-    LIFEGUARD_PG_CONNINFO_OR_SKIP(conninfo);
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_CONNINFO");
     // Add a password (ignored by trust authentication, checked by scram): it must not appear.
     const std::string with_password = conninfo + " password=hunter2-poolsize";
     const auto r = run_process(POOLSIZE_BIN, {"--tasks", "5", "--cores", "2", "--pg", with_password});
