@@ -31,24 +31,12 @@
 #include <thread>
 
 #include "lifeguard/asio.hpp"
+#include "support/trivial_driver.hpp"
 
 namespace lifeguard_bench {
 namespace {
 
 namespace asio = boost::asio;
-
-/// Connections are numbers; opening, checking, resetting and closing one costs nothing.
-class trivial_driver {
-public:
-    using connection_type = int;
-    int connect(std::chrono::steady_clock::time_point /*deadline*/) { return next_++; }
-    bool is_valid(int& /*connection*/, std::chrono::milliseconds /*timeout*/) noexcept { return true; }
-    bool reset(int& /*connection*/) noexcept { return true; }
-    void close(int& /*connection*/) noexcept {}
-
-private:
-    int next_ = 0;
-};
 
 using bench_pool = lifeguard::pool<trivial_driver>;
 using bench_lease = bench_pool::lease_type;

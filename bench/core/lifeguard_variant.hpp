@@ -9,23 +9,9 @@
 #include <thread>
 
 #include "lifeguard/pool.hpp"
+#include "support/trivial_driver.hpp"
 
 namespace lifeguard_bench {
-
-/// Connections are numbers; opening, checking, resetting and closing one costs nothing.
-class trivial_driver {
-public:
-    using connection_type = int;
-
-    // Only the pool's worker opens connections, so a plain counter is enough.
-    int connect(std::chrono::steady_clock::time_point /*deadline*/) { return next_++; }
-    bool is_valid(int& /*connection*/, std::chrono::milliseconds /*timeout*/) noexcept { return true; }
-    bool reset(int& /*connection*/) noexcept { return true; }
-    void close(int& /*connection*/) noexcept {}
-
-private:
-    int next_ = 0;
-};
 
 /// A fixed-size pool (min_idle = max_size) with default options otherwise; measuring starts
 /// once the worker has opened every connection.

@@ -40,23 +40,13 @@
 
 #include "lifeguard/diagnostics/detector.hpp"
 #include "lifeguard/pool.hpp"
+#include "support/trivial_driver.hpp"
 
 namespace {
 
+using lifeguard_bench::trivial_driver;
+
 using namespace std::chrono_literals;
-
-/// Connections are numbers; opening, checking, resetting and closing one costs nothing.
-class trivial_driver {
-public:
-    using connection_type = int;
-    int connect(std::chrono::steady_clock::time_point) { return next_++; }
-    bool is_valid(int&, std::chrono::milliseconds) noexcept { return true; }
-    bool reset(int&) noexcept { return true; }
-    void close(int&) noexcept {}
-
-private:
-    int next_ = 0;
-};
 
 using bench_pool = lifeguard::basic_pool<trivial_driver>;
 

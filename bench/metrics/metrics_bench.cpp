@@ -14,21 +14,11 @@
 #include "lifeguard/logging.hpp"
 #include "lifeguard/pool.hpp"
 #include "lifeguard/prometheus.hpp"
+#include "support/trivial_driver.hpp"
 
 namespace {
 
-// Connections are numbers; opening, checking, resetting and closing one costs nothing.
-class trivial_driver {
-public:
-    using connection_type = int;
-    int connect(std::chrono::steady_clock::time_point) { return next_++; }
-    bool is_valid(int&, std::chrono::milliseconds) noexcept { return true; }
-    bool reset(int&) noexcept { return true; }
-    void close(int&) noexcept {}
-
-private:
-    int next_ = 0;
-};
+using lifeguard_bench::trivial_driver;
 
 enum class attached { none, empty_observer, metrics, metrics_and_logging };
 
