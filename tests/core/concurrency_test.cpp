@@ -7,6 +7,7 @@
 #include <barrier>
 #include <latch>
 #include <numeric>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -38,6 +39,36 @@ TEST(PoolConcurrency, WaitersAreServedInArrivalOrder) {
     std::vector<int> expected(n);
     std::iota(expected.begin(), expected.end(), 0);
     EXPECT_EQ(served, expected);
+}
+
+TEST(PoolConcurrency, AWaiterIsOwedTheConnectionOnceEnoughLeasesHavePassedIt) {
+    // The manual clock never moves, so the waiter's 1 ms starvation deadline never comes: only
+    // the lease count can get it its turn. A caller that re-borrows at once barges past the
+    // sleeping waiter until the connection has been lent fair_after_leases times past it;
+    // then the connection is handed to the waiter and try_acquire() finds the pool fair.
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 1});
+    std::optional<manual_pool::lease_type> held = pool->acquire();
+    std::atomic<bool> served{false};
+    std::latch loop_done{1};
+    std::thread waiter([&] {
+        auto lease = pool->acquire();
+        served = true;
+        loop_done.wait();  // keep it: a connection returned early would count as lent past us
+    });
+    f.events->wait_blocked(1);
+    std::uint64_t passed = 0;
+    while (passed < 4 * detail::fair_after_leases) {
+        held.reset();
+        held = pool->try_acquire();
+        if (!held) break;
+        ++passed;
+    }
+    held.reset();  // if the waiter was never owed the connection, let it have it now
+    loop_done.count_down();
+    waiter.join();
+    EXPECT_TRUE(served.load());
+    EXPECT_LE(passed, detail::fair_after_leases);
 }
 
 TEST(PoolConcurrency, SaturatedPoolLosesNoWakeUp) {
