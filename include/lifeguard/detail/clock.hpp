@@ -1,5 +1,5 @@
-// How the pool reads and waits on its clock. The hot path uses a coarse timestamp (a few ns);
-// precise reads are taken only when a caller has to wait.
+// How the pool reads and waits on its clock. The hot path uses a coarse timestamp (a load of the
+// process tick word, see tick_clock.hpp); precise reads are taken only when a caller has to wait.
 //
 // A pool clock is either std::chrono::steady_clock (waits are real timed waits) or a clock
 // that lets the pool subscribe to its advances (the manual clock of the unit tests: waiters
@@ -9,9 +9,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <ctime>
 #include <functional>
 #include <mutex>
+
+#include "lifeguard/detail/tick_clock.hpp"
 
 namespace lifeguard::detail {
 
@@ -30,14 +31,12 @@ std::int64_t precise_now(const Clock& clock) noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(clock.now().time_since_epoch()).count();
 }
 
-/// Like precise_now, but may lag by a few milliseconds: CLOCK_MONOTONIC_COARSE for the steady
-/// clock (same epoch as CLOCK_MONOTONIC, which steady_clock reads on Linux).
+/// Like precise_now, but may lag by about a millisecond (more while the machine is overloaded):
+/// for the steady clock, the process tick word (tick_clock.hpp), never ahead of the clock.
 template <class Clock>
 std::int64_t coarse_now(const Clock& clock) noexcept {
     if constexpr (std::same_as<Clock, std::chrono::steady_clock>) {
-        timespec ts;
-        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-        return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+        return process_ticks.read();
     } else {
         return precise_now(clock);
     }
