@@ -1,8 +1,8 @@
 // The pool engine behind basic_pool: slots, the wait queue, the worker and housekeeping.
 //
-// Cost model. Borrowing an idle connection is a CAS on its slot plus a coarse clock read;
-// returning one is a coarse clock read, a release store and a compiler barrier (see
-// fence.hpp). Neither takes the mutex, allocates or makes a system call while nobody waits.
+// Cost model. Borrowing an idle connection is a CAS on its slot plus a load of the process tick
+// word (a timestamp, see tick_clock.hpp); returning one is a tick-word load, a release store
+// and a compiler barrier (see fence.hpp). Neither takes the mutex, allocates or makes a system call while nobody waits.
 // The mutex guards the wait queue and the worker's bookkeeping; callers take it only when they
 // must wait, or when a return finds the `gate_` word non-zero (waiters to wake, fairness
 // hand-off, closed pool).
