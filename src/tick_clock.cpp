@@ -28,8 +28,9 @@ bool tick_source::tick() noexcept {
 
 std::int64_t tick_source::read_slow(std::int64_t seen) noexcept {
     if (seen != 0) {
-        // The first read of this tick: tell the ticker somebody still reads. Losing the race
-        // to the next tick or to another reader is fine: they carry the same news.
+        // The first read of this tick: tell the ticker somebody still reads. Losing the race to
+        // another reader is fine (it told it); losing it to the next tick at worst lets the
+        // ticker stop a little early, and the next read starts it again.
         std::int64_t expected = seen;
         word_.compare_exchange_strong(expected, seen & ~unread, std::memory_order_relaxed);
         return seen & ~unread;
