@@ -2,10 +2,10 @@
 //
 // Cost model. Borrowing an idle connection is a CAS on its slot plus a load of the process tick
 // word (a timestamp, see tick_clock.hpp); returning one is a tick-word load, a release store
-// and a compiler barrier (see fence.hpp). Neither takes the mutex, allocates or makes a system call while nobody waits.
-// The mutex guards the wait queue and the worker's bookkeeping; callers take it only when they
-// must wait, or when a return finds the `gate_` word non-zero (waiters to wake, fairness
-// hand-off, closed pool).
+// and a compiler barrier (see fence.hpp). Neither takes the mutex, allocates or makes a system
+// call while nobody waits. The mutex guards the wait queue and the worker's bookkeeping;
+// callers take it only when they must wait, or when a return finds the `gate_` word non-zero
+// (waiters to wake, fairness hand-off, closed pool).
 //
 // Hand-off policy. Waiters are queued FIFO and only the oldest one (the head) may take an idle
 // connection from the queue. Callers that are running and do not wait may take an idle
@@ -1429,7 +1429,7 @@ private:
     std::atomic<std::size_t> active_waiters_{0};
     std::condition_variable waiters_gone_;
     std::int64_t last_fair_handoff_ = 0;
-    bool head_starving_ = false;  ///< the head waited past fair_after_ns: it is owed a hand-off
+    bool head_starving_ = false;  ///< the head sleeps owed the next return (waited, or spun, in vain)
     std::size_t summoned_ = 0;    ///< waiters woken to spin for a hand-off, not yet running
     std::size_t spinners_ = 0;    ///< waiters spinning for a hand-off
     // Armings of gate_wake_head, and the latest arming a completed heavy fence has followed
