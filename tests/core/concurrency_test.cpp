@@ -41,22 +41,34 @@ TEST(PoolConcurrency, WaitersAreServedInArrivalOrder) {
     EXPECT_EQ(served, expected);
 }
 
+/// Holds every caller that blocks inside its on_block hook (queued, not yet asleep) until the
+/// test lets go: such a waiter cannot take a returned connection by itself.
+class holding_observer : public pool_observer {
+public:
+    void on_block(pool_view&, const wait_info&) override { let_go_.wait(); }
+    void let_go() { let_go_.count_down(); }
+
+private:
+    std::latch let_go_{1};
+};
+
 TEST(PoolConcurrency, AWaiterIsOwedTheConnectionOnceEnoughLeasesHavePassedIt) {
-    // The manual clock never moves, so the waiter's 1 ms starvation deadline never comes: only
-    // the lease count can get it its turn. A caller that re-borrows at once barges past the
-    // sleeping waiter until the connection has been lent fair_after_leases times past it;
-    // then the connection is handed to the waiter and try_acquire() finds the pool fair.
+    // The manual clock never moves, so the head's 1 ms starvation deadline never comes: only the
+    // lease count can get it its turn. The head is held in its block hook, so it never claims a
+    // connection itself; a caller that re-borrows at once barges past it until the connection
+    // has been lent fair_after_leases times. Then the pool owes the head: the next return is
+    // handed to it, and try_acquire() finds the pool fair.
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 1});
+    auto hold = std::make_shared<holding_observer>();
+    pool->add_observer(hold);
     std::optional<manual_pool::lease_type> held = pool->acquire();
     std::atomic<bool> served{false};
-    std::latch loop_done{1};
     std::thread waiter([&] {
         auto lease = pool->acquire();
         served = true;
-        loop_done.wait();  // keep it: a connection returned early would count as lent past us
     });
-    f.events->wait_blocked(1);
+    f.events->wait_blocked(1);  // the recording observer runs first: the waiter is queued
     std::uint64_t passed = 0;
     while (passed < 4 * detail::fair_after_leases) {
         held.reset();
@@ -65,10 +77,10 @@ TEST(PoolConcurrency, AWaiterIsOwedTheConnectionOnceEnoughLeasesHavePassedIt) {
         ++passed;
     }
     held.reset();  // if the waiter was never owed the connection, let it have it now
-    loop_done.count_down();
+    hold->let_go();
     waiter.join();
     EXPECT_TRUE(served.load());
-    EXPECT_LE(passed, detail::fair_after_leases);
+    EXPECT_EQ(passed, detail::fair_after_leases);
 }
 
 TEST(PoolConcurrency, SaturatedPoolLosesNoWakeUp) {

@@ -7,21 +7,20 @@
 // callers take it only when they must wait, or when a return finds the `gate_` word non-zero
 // (waiters to wake, fairness hand-off, closed pool).
 //
-// Hand-off policy. Waiters are queued FIFO and only the oldest one (the head) may take an idle
-// connection from the queue. Callers that are running and do not wait may take an idle
-// connection first ("barging"), which keeps connections busy instead of parked while a
-// sleeping waiter is scheduled (0.1-4 ms here under load). Barging is bounded twice over:
+// Hand-off policy. Waiters are queued FIFO. Callers that are running and do not wait may take
+// an idle connection first ("barging"): that keeps connections busy instead of parked while a
+// sleeping waiter is scheduled. While anyone waits, every return takes the slow path and wakes
+// the oldest waiter that no return has woken yet (a condition variable's notify_one, but in
+// arrival order); then the returning thread yields its CPU, so that the woken thread runs now,
+// while the returner holds no connection, rather than a time slice later (0.1-4 ms here under
+// load). A woken waiter, like the head, takes any idle connection; if a running caller took it
+// first, it sleeps until a return wakes it again. Barging is bounded twice over:
 //  - by count: once any connection has been lent `fair_after_leases` (1024) times since the
-//    head began to wait, the return that notices wakes the oldest `summon_window` (4) waiters;
-//  - by time: once the head has waited `fair_after` (1 ms), and at least `fair_interval` (1 ms)
-//    after the last forced hand-off, it wakes itself.
-// A woken waiter, now on a CPU, makes the pool fair and spins for up to `spin_budget` (50 µs):
-// nobody barges and the next connection returned is handed to the oldest spinning waiter, which
-// takes it without another context switch. A head that spun in vain (the holders were
-// preempted) sleeps as the owed head: the pool stays fair and the next return is handed to it.
-// So fairness costs a wake-up per thousand leases or per millisecond, not one per hand-off, and
-// the head waits at most about that long plus the scheduler's wake-up latency. Without a real
-// clock (tests) nobody spins: a count-based summons makes the head owed, asleep.
+//    head began to wait (checked on return, with one comparison);
+//  - by time: once the head has waited `fair_after` (1 ms).
+// Then the head is owed: the pool turns fair (nobody barges, no other waiter claims) and the
+// next connection returned is handed to the head, until it has been served. So fairness costs
+// a context switch per thousand leases or per millisecond, not one per hand-off.
 //
 // Lifetime. The engine is heap-allocated and owned by the basic_pool handle; leases point at
 // it. Destroying the handle closes the engine; if leases are still out, the last one returned
@@ -73,21 +72,12 @@ std::uint64_t lifetime_jitter_seed() noexcept;
 
 // gate_ bits: any set bit sends returns (and, for closed/fair, borrows) to the slow path.
 inline constexpr std::uint32_t gate_closed = 1;
-inline constexpr std::uint32_t gate_fair = 2;       // a waiter spins for, or is owed, a hand-off: no barging
-inline constexpr std::uint32_t gate_wake_head = 4;  // the head waiter sleeps: wake it on return
+inline constexpr std::uint32_t gate_fair = 2;       // the head is owed the next return: no barging
+inline constexpr std::uint32_t gate_sleepers = 4;   // waiters sleep: returns come to wake one
 
 // The hand-off policy (see the top of this file).
 inline constexpr std::int64_t fair_after_ns = 1'000'000;
-inline constexpr std::int64_t fair_interval_ns = 1'000'000;
 inline constexpr std::uint64_t fair_after_leases = 1024;
-inline constexpr std::size_t summon_window = 4;
-inline constexpr std::int64_t spin_budget_ns = 50'000;
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
 
 inline constexpr std::int64_t backoff_min_ns = 10'000'000;
 inline constexpr std::int64_t backoff_max_ns = 5'000'000'000;
@@ -370,7 +360,7 @@ public:
         }
         s.last_used.store(now, std::memory_order_relaxed);
         if (s.lease_seq.load(std::memory_order_relaxed) >= s.owed_at_seq.load(std::memory_order_relaxed)) [[unlikely]] {
-            summon_owed();
+            head_passed_over();
         }
         s.state.store(slot_idle, std::memory_order_release);
         light_fence();
@@ -718,23 +708,13 @@ private:
                 break;
             }
             if (w.failure) break;
-            if (queue_.head() == &w || w.summoned) {
-                // Woken for a returned connection that a running caller took first? Then do not
-                // ask to be woken again (that would cost every return a wake-up): the fairness
-                // deadline below gets us the next one. Manual clocks have no such deadline.
-                const bool barged_past = std::exchange(w.poked, false) && real_time;
+            const bool woken = std::exchange(w.poked, false);
+            if (may_claim_locked(w, woken)) {
                 got = claim_idle_locked();
-                if (!got && !barged_past && queue_.head() == &w) {
-                    // Ask returners to wake us, then look once more (store-fence-load pairs
-                    // with release(): either we see their slot or they see our flag).
-                    gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
-                    const std::uint64_t armed = ++wake_armed_;
-                    lock.unlock();
-                    heavy_fence();
-                    lock.lock();
-                    wake_fenced_ = std::max(wake_fenced_, armed);
+                if (!got) {
+                    arm_wake_locked(lock);
                     if (w.handed || w.failure) continue;
-                    if (queue_.head() == &w) got = claim_idle_locked();
+                    if (may_claim_locked(w, woken)) got = claim_idle_locked();
                 }
                 if (got) {
                     leave_queue_locked(w);
@@ -765,32 +745,15 @@ private:
                 break;
             }
             std::int64_t wake_at = w.deadline;
-            bool starving = false;
-            if (queue_.head() == &w && !head_starving_) {
-                const std::int64_t starve_at = std::max(w.since + fair_after_ns, last_fair_handoff_ + fair_interval_ns);
-                starving = now >= starve_at;
-                if (!starving) wake_at = std::min(wake_at, starve_at);
-            }
-            if (w.summoned || starving) {
-                unsummon_locked(w);
-                if constexpr (real_time) {
-                    // Running now: take the next connection returned while on the CPU, so the
-                    // hand-off parks no connection while this thread is rescheduled.
-                    if (spin_for_handoff(w, lock, std::min(now + spin_budget_ns, w.deadline))) {
-                        got = static_cast<slot_type*>(w.handed);  // lock released; dequeued by the giver
-                        if (announced_block && obs)
-                            obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
-                        stop_waiting();
-                        return got;
-                    }
-                    if (w.handed || w.failure) continue;
+            if (queue_.head() == &w && !head_owed_) {
+                const std::int64_t starve_at = w.since + fair_after_ns;
+                if (now >= starve_at) {
+                    owe_head_locked();
+                    continue;  // look again: from now on an idle connection is ours alone
                 }
-                if (queue_.head() == &w) {
-                    // Spun in vain (or no real time): owed the next return while asleep.
-                    head_starving_ = true;
-                    update_fair_locked();
-                }
+                wake_at = std::min(wake_at, starve_at);
             }
+            if (w.poked) continue;  // a return woke us while the mutex was released above
             detail::wait_until(clock_, w.cv, lock, wake_at);
         }
         if (announced_block && obs) {
@@ -807,49 +770,30 @@ private:
         if (active_waiters_.fetch_sub(1, std::memory_order_relaxed) == 1 && queue_.empty()) waiters_gone_.notify_all();
     }
 
-    /// As stop_waiting_locked(), for a waiter that was handed a slot while spinning (unlocked).
-    void stop_waiting() noexcept {
-        if (active_waiters_.fetch_sub(1, std::memory_order_relaxed) != 1) return;
-        std::lock_guard lock(mutex_);
-        if (queue_.empty()) waiters_gone_.notify_all();
+    /// The head may take an idle connection at any time; another waiter only when a return woke
+    /// it, and not while the head is owed the next connection.
+    bool may_claim_locked(const waiter& w, bool woken) const noexcept {
+        return queue_.head() == &w || (woken && !head_owed_);
     }
 
-    /// Waits on the CPU, with the pool fair, for a slot to be handed to `w`, until `until`.
-    /// True when it was: then the mutex is released and the giver has dequeued `w`. False
-    /// with the mutex held when the time ran out or `w` failed.
-    bool spin_for_handoff(waiter& w, std::unique_lock<std::mutex>& lock, std::int64_t until) {
-        w.spinning = true;
-        ++spinners_;
-        update_fair_locked();
+    /// Makes every return from now on take the slow path, which wakes a sleeping waiter. Armed
+    /// once for all waiters: the flag stays set until the queue empties, and once a heavy fence
+    /// has followed its arming, every later return sees it (store-fence-load pairs with
+    /// release(): either we see their slot or they see our flag). May release the mutex.
+    void arm_wake_locked(std::unique_lock<std::mutex>& lock) {
+        if ((gate_.load(std::memory_order_relaxed) & gate_sleepers) && wake_fenced_ == wake_armed_) return;
+        gate_.fetch_or(gate_sleepers, std::memory_order_seq_cst);
+        const std::uint64_t armed = ++wake_armed_;
         lock.unlock();
-        for (unsigned i = 1; !w.served.load(std::memory_order_acquire); ++i) {
-            if (i % 64 == 0) {
-                if (precise_now(clock_) >= until) break;
-                // Let a preempted holder on this CPU run now and then.
-                std::this_thread::yield();
-            }
-            cpu_relax();
-        }
-        if (w.served.load(std::memory_order_acquire) && w.handed) return true;
+        heavy_fence();
         lock.lock();
-        if (w.handed) {  // handed between the last look and the lock: the giver dequeued us
-            lock.unlock();
-            return true;
-        }
-        if (w.spinning) {
-            w.spinning = false;
-            --spinners_;
-            update_fair_locked();
-        }
-        return false;
+        wake_fenced_ = std::max(wake_fenced_, armed);
     }
 
     void push_waiter_locked(waiter& w) noexcept {
         queue_.push_back(w);
         waiting_.store(queue_.size(), std::memory_order_relaxed);
-        if (queue_.head() != &w) return;
-        owe_head_locked();
-        update_fair_locked();
+        if (queue_.head() == &w) count_leases_past_head_locked();
     }
 
     /// Removes `w` from the queue; wakes the new head so it can act as head.
@@ -857,29 +801,21 @@ private:
         const bool was_head = queue_.head() == &w;
         queue_.remove(w);
         waiting_.store(queue_.size(), std::memory_order_relaxed);
-        unsummon_locked(w);
         if (!was_head) return;
-        head_starving_ = false;
-        update_fair_locked();
-        owe_head_locked();
+        if (head_owed_) {
+            head_owed_ = false;
+            gate_.fetch_and(~gate_fair, std::memory_order_relaxed);
+        }
+        count_leases_past_head_locked();
         if (queue_.empty())
-            gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
+            gate_.fetch_and(~gate_sleepers, std::memory_order_relaxed);
         else
             poke_head_locked();
     }
 
-    /// The pool is fair (nobody barges) while a waiter spins for its hand-off, and while the
-    /// head is owed the next return, asleep.
-    void update_fair_locked() noexcept {
-        if (head_starving_ || spinners_ != 0)
-            gate_.fetch_or(gate_fair, std::memory_order_relaxed);
-        else
-            gate_.fetch_and(~gate_fair, std::memory_order_relaxed);
-    }
-
     /// A new head is owed the connection returned after any slot has been lent
     /// `fair_after_leases` more times; with nobody waiting, nobody is owed one.
-    void owe_head_locked() noexcept {
+    void count_leases_past_head_locked() noexcept {
         const bool owed = !queue_.empty();
         for (std::size_t i = 0; i < n_; ++i) {
             slot_type& s = slots_[i];
@@ -889,39 +825,19 @@ private:
         }
     }
 
-    void unsummon_locked(waiter& w) noexcept {
-        if (!std::exchange(w.summoned, false)) return;
-        --summoned_;
+    /// The head has been passed over long enough: the pool turns fair (nobody barges) and the
+    /// next connection returned is handed to the head, until it is served or leaves.
+    void owe_head_locked() noexcept {
+        head_owed_ = true;
+        gate_.fetch_or(gate_fair, std::memory_order_relaxed);
     }
 
-    /// release() found the waiters owed a connection: wakes the oldest few synchronous
-    /// waiters so that, once running, they spin for the next connections returned. Without
-    /// a real clock nobody spins: the head is owed the next connection returned, asleep.
-    void summon_owed() noexcept {
+    /// release() found a connection lent `fair_after_leases` times past the head.
+    void head_passed_over() noexcept {
         std::lock_guard lock(mutex_);
-        owe_head_locked();
+        count_leases_past_head_locked();
         if (gate_.load(std::memory_order_relaxed) & gate_closed) return;
-        if constexpr (!real_time) {
-            if (queue_.head() && !queue_.head()->async) {
-                head_starving_ = true;
-                update_fair_locked();
-            }
-            return;
-        }
-        for (waiter* w = queue_.head(); w && summoned_ < summon_window; w = w->next) {
-            if (w->async || w->summoned || w->spinning) continue;
-            w->summoned = true;
-            ++summoned_;
-            w->cv.notify_one();
-        }
-    }
-
-    /// The oldest waiter spinning for a hand-off, or the head when it starves asleep.
-    waiter* owed_waiter_locked() const noexcept {
-        if (spinners_ != 0)
-            for (waiter* w = queue_.head(); w; w = w->next)
-                if (w->spinning) return w;
-        return head_starving_ ? queue_.head() : nullptr;
+        if (queue_.head() && !queue_.head()->async && !head_owed_) owe_head_locked();
     }
 
     /// Lets the head waiter act: a thread is woken to run its claim loop; an async waiter is
@@ -937,9 +853,9 @@ private:
         // Armed, and fenced since the last arming: every return from then on comes through the
         // slow path, and every earlier one is visible to the claim above. Else arm and fence.
         const bool armed =
-            (gate_.load(std::memory_order_relaxed) & gate_wake_head) && wake_fenced_ == wake_armed_;
+            (gate_.load(std::memory_order_relaxed) & gate_sleepers) && wake_fenced_ == wake_armed_;
         if (!s && !armed) {
-            gate_.fetch_or(gate_wake_head, std::memory_order_seq_cst);
+            gate_.fetch_or(gate_sleepers, std::memory_order_seq_cst);
             heavy_fence();
             wake_fenced_ = ++wake_armed_;
             s = claim_idle_locked();
@@ -959,14 +875,6 @@ private:
         }
         w.handed = &s;
         leave_queue_locked(w);
-        if (w.spinning) {
-            // It polls `served` unlocked and may return (freeing `w`) as soon as it sees it.
-            w.spinning = false;
-            --spinners_;
-            update_fair_locked();
-            w.served.store(true, std::memory_order_release);
-            return;
-        }
         w.wake();
     }
 
@@ -975,10 +883,11 @@ private:
         w.failure_exception = std::move(ex);
         leave_queue_locked(w);
         w.wake();
-        w.served.store(true, std::memory_order_release);  // a spinning waiter locks before it reads more
     }
 
-    /// A return published an idle slot and then saw the gate set.
+    /// A return published an idle slot and then saw the gate set. When it woke a thread, it
+    /// yields its CPU: the woken waiter can run now, while this thread holds no connection,
+    /// instead of a time slice later.
     void after_return_slow() {
         std::unique_lock lock(mutex_);
         const std::uint32_t g = gate_.load(std::memory_order_relaxed);
@@ -988,28 +897,36 @@ private:
             worker_cv_.notify_all();
             return;
         }
-        serve_head_locked();
+        if (!serve_head_locked()) return;
+        lock.unlock();
+        std::this_thread::yield();
     }
 
-    /// Gives idle connections to the head waiter: directly when the pool is fair, else by
-    /// waking it when it asked to be woken.
-    void serve_head_locked() noexcept {
+    /// Serves the queue after a connection came back: hands it to the head when the head is
+    /// owed it, serves an async head, or wakes the oldest sleeping waiter not yet woken (as a
+    /// condition variable's notify_one, in arrival order) to come and take it. True when a
+    /// thread was woken.
+    bool serve_head_locked() noexcept {
         waiter* head = queue_.head();
-        if (!head) return;
-        const std::uint32_t g = gate_.load(std::memory_order_relaxed);
-        if (g & gate_fair) {
-            waiter* owed = owed_waiter_locked();
-            if (!owed) return;
-            if (slot_type* s = claim_idle_locked()) {
-                last_fair_handoff_ = precise_now(clock_);
-                hand_locked(*owed, *s);
-            }
-        } else if (g & gate_wake_head) {
-            // A sleeping head re-arms the flag itself; for an async head it stays armed.
-            if (!head->async) gate_.fetch_and(~gate_wake_head, std::memory_order_relaxed);
-            head->poked = true;
-            poke_head_locked();
+        if (!head) return false;
+        if (head_owed_) {
+            slot_type* s = claim_idle_locked();
+            if (!s) return false;
+            hand_locked(*head, *s);
+            return !head->async;
         }
+        if (!(gate_.load(std::memory_order_relaxed) & gate_sleepers)) return false;
+        if (head->async) {
+            poke_head_locked();
+            return false;
+        }
+        for (waiter* w = head; w; w = w->next) {
+            if (w->async || w->poked) continue;
+            w->poked = true;
+            w->cv.notify_one();
+            return true;
+        }
+        return false;
     }
 
     // ------------------------------------------------------------------ retiring
@@ -1428,11 +1345,8 @@ private:
     std::atomic<std::size_t> waiting_{0};
     std::atomic<std::size_t> active_waiters_{0};
     std::condition_variable waiters_gone_;
-    std::int64_t last_fair_handoff_ = 0;
-    bool head_starving_ = false;  ///< the head sleeps owed the next return (waited, or spun, in vain)
-    std::size_t summoned_ = 0;    ///< waiters woken to spin for a hand-off, not yet running
-    std::size_t spinners_ = 0;    ///< waiters spinning for a hand-off
-    // Armings of gate_wake_head, and the latest arming a completed heavy fence has followed
+    bool head_owed_ = false;  ///< the pool is fair: the next connection returned goes to the head
+    // Armings of gate_sleepers, and the latest arming a completed heavy fence has followed
     // (a sleeping waiter fences after unlocking, so the two may differ for a while).
     std::uint64_t wake_armed_ = 0;
     std::uint64_t wake_fenced_ = 0;

@@ -3,7 +3,6 @@
 // operation), so nothing is allocated to wait.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -37,11 +36,7 @@ struct waiter {
     bool announced = false;   ///< on_block was called for it
     bool validating = false;  ///< handed a slot the worker is checking before delivery
     bool cancelled = false;   ///< failed while the worker was checking its slot
-    bool poked = false;       ///< woken because a connection may be idle (sync head)
-    bool summoned = false;    ///< woken to claim the next hand-off while running (sync)
-    bool spinning = false;    ///< running, with the pool fair, until a slot is handed to it
-    /// Set last by whoever hands it a slot or fails it: a spinning waiter polls it unlocked.
-    std::atomic<bool> served{false};
+    bool poked = false;       ///< woken by a return to take a connection (sync), not yet run
 
     std::condition_variable cv;
 
