@@ -912,8 +912,9 @@ private:
         if (head_owed_) {
             slot_type* s = claim_idle_locked();
             if (!s) return false;
+            const bool woke_thread = !head->async;
             hand_locked(*head, *s);
-            return !head->async;
+            return woke_thread;
         }
         if (!(gate_.load(std::memory_order_relaxed) & gate_sleepers)) return false;
         if (head->async) {
