@@ -41,6 +41,35 @@ TEST(PoolConcurrency, WaitersAreServedInArrivalOrder) {
     EXPECT_EQ(served, expected);
 }
 
+TEST(PoolConcurrency, EachReturnWakesTheOldestWaiterNotYetWoken) {
+    // Two connections come back while three callers wait: the two oldest get them, and the
+    // youngest, which no return woke, takes none even if it wakes up by itself.
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2});
+    std::optional<manual_pool::lease_type> first = pool->acquire(), second = pool->acquire();
+    std::atomic<unsigned> served_mask{0};
+    std::atomic<int> served{0};
+    std::latch finish{1};
+    std::vector<std::thread> callers;
+    for (int i = 0; i < 3; ++i) {
+        callers.emplace_back([&, i] {
+            auto lease = pool->acquire();
+            served_mask.fetch_or(1u << i);
+            served.fetch_add(1);
+            served.notify_all();
+            finish.wait();  // keep the connection until the test has looked
+        });
+        f.events->wait_blocked(static_cast<std::size_t>(i) + 1);  // queue them one by one
+    }
+    first.reset();
+    second.reset();
+    for (int seen = served.load(); seen < 2; seen = served.load()) served.wait(seen);
+    EXPECT_EQ(served_mask.load(), 0b011u);
+    finish.count_down();
+    for (auto& t : callers) t.join();
+    EXPECT_EQ(served_mask.load(), 0b111u);
+}
+
 /// Holds every caller that blocks inside its on_block hook (queued, not yet asleep) until the
 /// test lets go: such a waiter cannot take a returned connection by itself.
 class holding_observer : public pool_observer {
