@@ -1335,7 +1335,6 @@ private:
     const std::unique_ptr<slot_type[]> slots_;
     const worker_mode mode_;
     const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
-    static constexpr bool real_time = std::same_as<Clock, std::chrono::steady_clock>;
 
     alignas(64) std::atomic<std::uint32_t> gate_{0};
     std::atomic<std::uint64_t> evict_generation_{0};

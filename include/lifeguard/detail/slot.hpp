@@ -55,8 +55,9 @@ struct alignas(64) slot {
     std::atomic<std::int64_t> acquired_at{0};
     std::atomic<std::uint64_t> lease_seq{0};          ///< leases ever made from this slot
     std::atomic<std::uint64_t> leak_reported_seq{0};  ///< the lease last reported as a leak
-    /// When lease_seq reaches this, the return wakes the oldest waiters to be handed the next
-    /// connections (they have been passed over often enough); written under the pool's mutex.
+    /// When lease_seq reaches this, the head waiter has been passed over often enough: the
+    /// return makes the pool fair and owes the head the next connection; written under the
+    /// pool's mutex.
     std::atomic<std::uint64_t> owed_at_seq{std::numeric_limits<std::uint64_t>::max()};
 
     // Statistics, summed over slots by snapshots.
