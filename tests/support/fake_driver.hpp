@@ -31,12 +31,14 @@ public:
         bool refuse_connects = false;       // every connect throws until cleared
         std::string connect_error = "connection refused (fake)";
         bool hold_connects = false;         // connects block until released or their deadline
+        bool hold_validations = false;      // validations block until cleared
         std::set<std::uint64_t> broken;     // connections that fail validation and reset
         bool reset_fails = false;
         // Observations.
         std::uint64_t next_id = 1;
         int connects = 0, connect_failures = 0, validations = 0, resets = 0, closes = 0, open = 0;
         int connects_waiting = 0;           // connects blocked by hold_connects
+        int validations_waiting = 0;        // validations blocked by hold_validations
         int rollbacks = 0;
     };
 
@@ -68,8 +70,14 @@ public:
     }
 
     bool is_valid(fake_connection& c, std::chrono::milliseconds) {
-        std::lock_guard lock(state_->mutex);
+        std::unique_lock lock(state_->mutex);
         ++state_->validations;
+        if (state_->hold_validations) {
+            ++state_->validations_waiting;
+            state_->cv.notify_all();
+            state_->cv.wait(lock, [&] { return !state_->hold_validations; });
+            --state_->validations_waiting;
+        }
         state_->cv.notify_all();
         return !state_->broken.contains(c.id);
     }

@@ -345,6 +345,10 @@ public:
         s.usage_max_ns.raise_to(static_cast<std::uint64_t>(held));
         if (pool_observer* obs = observer_.load(std::memory_order_acquire)) [[unlikely]]
             obs->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
+        // The lease has ended: while the slot is reset, retired or claimed by the next borrower
+        // (who stamps its owner only once it has it), holders() must not name this owner, or a
+        // task that asks again looks as if it held the connection (a false knot).
+        s.owner.store(0, std::memory_order_relaxed);
 
         return_scope announce(this);
         std::optional<close_reason> retire_for;
@@ -498,8 +502,8 @@ public:
         for (std::size_t i = 0; i < n_; ++i) {
             const slot_type& s = slots_[i];
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
-            const owner_id o = s.owner.load(std::memory_order_relaxed);
-            if (o == 0) continue;  // being handed over
+            const owner_id o = s.owner.load(std::memory_order_acquire);
+            if (o == 0) continue;  // being claimed, validated or handed over: nobody holds it yet
             out.push_back({o, owner_label(o), s.site.load(std::memory_order_relaxed),
                            std::chrono::nanoseconds(std::max<std::int64_t>(0, now - s.acquired_at.load(std::memory_order_relaxed)))});
         }
@@ -623,9 +627,11 @@ private:
 
     /// Records who holds the slot from now on.
     static void stamp(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t now) noexcept {
-        s.owner.store(owner, std::memory_order_relaxed);
+        // The owner last, with release: holders() that reads it (acquire) sees this lease's site
+        // and time, not the previous lease's.
         s.site.store(site, std::memory_order_relaxed);
         s.acquired_at.store(now, std::memory_order_relaxed);
+        s.owner.store(owner, std::memory_order_release);
         s.lease_seq.store(s.lease_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         s.acquired.add(1);
     }
@@ -725,7 +731,8 @@ private:
                 announced_block = true;
                 lock.unlock();
                 try {
-                    obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+                    obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since),
+                                          /*blocks_thread=*/true});
                 } catch (...) {
                     // Observers must not throw; if one does, do not leave this stack frame queued.
                     lock.lock();
@@ -1251,6 +1258,7 @@ private:
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
             const std::uint64_t seq = s.lease_seq.load(std::memory_order_relaxed);
             if (s.leak_reported_seq.load(std::memory_order_relaxed) == seq) continue;
+            if (s.owner.load(std::memory_order_acquire) == 0) continue;  // coming back, or not lent yet
             const std::int64_t age = now - s.acquired_at.load(std::memory_order_relaxed);
             if (age < threshold) continue;
             s.leak_reported_seq.store(seq, std::memory_order_relaxed);
