@@ -30,10 +30,13 @@
 #include "lifeguard/diagnostics/detail/owner_ledger.hpp"
 #include "lifeguard/diagnostics/detail/seen_table.hpp"
 #include "lifeguard/diagnostics/wait_graph.hpp"
+#include "blocked_threads.hpp"
+#include "task_tally.hpp"
 
 namespace lifeguard::diagnostics {
 namespace {
 
+using detail::blocked_thread;
 using detail::ledger_entry;
 using detail::owner_ledger;
 using detail::seen_table;
@@ -135,7 +138,11 @@ struct pool_truth {
         std::string label;
         std::source_location site;
         nanoseconds since;
-        friend bool operator==(const waiter& a, const waiter& b) { return a.owner == b.owner && a.since == b.since; }
+        owner_id through = 0;              ///< waits because this owner's call blocked its thread
+        std::vector<owner_id> enclosing;   ///< (a queued waiter) owners whose scopes enclose the call
+        friend bool operator==(const waiter& a, const waiter& b) {
+            return a.owner == b.owner && a.since == b.since && a.through == b.through;
+        }
     };
     std::vector<holder> holders;
     std::vector<waiter> waiters;
@@ -322,6 +329,7 @@ public:
         if (w.owner == 0 || pool.options().on_deadlock == deadlock_policy::ignore) return;
         if (ledger_.add(w.owner, ledger_entry::wait_tag(w.since.count()), key_of(pool), w.site))
             attention_.fetch_add(1, std::memory_order_relaxed);
+        if (w.blocks_thread && has_enclosing_owner(w.owner)) enclosing_wait(pool, w);
         std::vector<outgoing> out;
         {
             std::shared_lock reg(registry_mutex_);
@@ -339,10 +347,60 @@ public:
         if (w.owner == 0) return;
         if (ledger_.remove(w.owner, ledger_entry::wait_tag(w.since.count()), key_of(pool)))
             attention_.fetch_sub(1, std::memory_order_relaxed);
+        std::vector<owner_id> resumed{w.owner};
+        if (nested_blocked_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+            end_enclosing_wait(pool, w, resumed);
         if (active_count_.load(std::memory_order_relaxed) == 0) return;
         // A member that stops waiting unties its knot: it may be reported again if it re-forms.
         std::lock_guard data(data_mutex_);
-        untie_if([&](const std::vector<owner_id>& members) { return std::ranges::binary_search(members, w.owner); });
+        untie_if([&](const std::vector<owner_id>& members) {
+            return std::ranges::any_of(resumed, [&](owner_id o) { return std::ranges::binary_search(members, o); });
+        });
+    }
+
+    /// A blocking call in a nested scope: the enclosing owners that hold something wait on this
+    /// pool too, for as long as the call does. An acquisition in a nested scope that does not
+    /// block is another task's (a coroutine resumed on this thread); one that blocks keeps the
+    /// enclosing tasks from releasing anything, so it is their nesting too.
+    void enclosing_wait(pool_view& pool, const wait_info& w) {
+        blocked_thread b{w.owner, pool.id(), w.since.count(), {}};
+        const std::uint64_t id = key_of(pool);
+        std::uint64_t same = 0;
+        std::source_location outer;
+        const auto count_same = [&](const ledger_entry& e) {
+            if (!e.is_wait() && e.pool == id && same++ == 0) outer = e.site;
+            return false;
+        };
+        ledger_.for_each(w.owner, count_same);
+        for_each_enclosing_owner([&](owner_id e) {
+            if (ledger_.empty(e) || std::ranges::find(b.enclosing, e) != b.enclosing.end()) return;
+            b.enclosing.push_back(e);
+            ledger_.for_each(e, count_same);
+            if (ledger_.add(e, ledger_entry::wait_tag(w.since.count()), id, w.site))
+                attention_.fetch_add(1, std::memory_order_relaxed);
+        });
+        if (b.enclosing.empty()) return;
+        {
+            std::lock_guard data(data_mutex_);
+            blocked_.add(std::move(b));
+            nested_blocked_.fetch_add(1, std::memory_order_relaxed);
+        }
+        if (same != 0) nested_fast(pool, id, outer, w.site, same + 1);  // Tn sees one request
+    }
+
+    void end_enclosing_wait(pool_view& pool, const wait_info& w, std::vector<owner_id>& resumed) {
+        std::optional<blocked_thread> b;
+        {
+            std::lock_guard data(data_mutex_);
+            b = blocked_.remove(w.owner, pool.id(), w.since.count());
+        }
+        if (!b) return;
+        nested_blocked_.fetch_sub(1, std::memory_order_relaxed);
+        for (owner_id e : b->enclosing) {
+            if (ledger_.remove(e, ledger_entry::wait_tag(w.since.count()), key_of(pool)))
+                attention_.fetch_sub(1, std::memory_order_relaxed);
+            resumed.push_back(e);
+        }
     }
 
     void acquire_failed(pool_view&, pool_diagnostics& d) {
@@ -400,7 +458,8 @@ public:
                 std::vector<holder_info> hs;
                 for (const auto& h : p.holders) hs.push_back({h.owner, {}, h.site, h.age});
                 std::vector<wait_info> ws;
-                for (const auto& w : p.waiters) ws.push_back({w.owner, {}, w.site, w.since});
+                for (const auto& w : p.waiters)
+                    if (w.through == 0) ws.push_back({w.owner, {}, w.site, w.since});
                 sample_tasks(*p.record, hs, ws, p.stats, out);
                 if (p.record->failing.load(std::memory_order_relaxed) && p.stats.pending > 0)
                     outage(*p.record, *p.view, out);
@@ -511,14 +570,18 @@ private:
             return it->second;
         }
 
+        /// Empty when `o` runs: it waits nowhere, or one of its threads is not waiting.
         const std::vector<pool_key>& waits(owner_id o) {
             auto [it, fresh] = waits_.try_emplace(o);
-            if (fresh)
-                d_.ledger_.for_each(o, [&](const ledger_entry& e) {
-                    if (e.is_wait() && std::ranges::find(it->second, e.pool) == it->second.end())
-                        it->second.push_back(e.pool);
-                    return false;
-                });
+            if (!fresh) return it->second;
+            std::size_t blocked = 0;  // one wait entry per blocked thread or async acquisition
+            d_.ledger_.for_each(o, [&](const ledger_entry& e) {
+                if (!e.is_wait()) return false;
+                ++blocked;
+                if (std::ranges::find(it->second, e.pool) == it->second.end()) it->second.push_back(e.pool);
+                return false;
+            });
+            if (blocked != 0 && blocked < owner_threads(o)) it->second.clear();
             return it->second;
         }
 
@@ -555,13 +618,50 @@ private:
             p.now = rec->view->now();
             t.pools.push_back(std::move(p));
         }
+        if (nested_blocked_.load(std::memory_order_relaxed) != 0) add_enclosing_waits(t);
+        // A task with a thread that is not waiting runs (two threads acting for one task).
+        std::unordered_map<owner_id, std::size_t> blocked;
+        for (const auto& p : t.pools)
+            for (const auto& w : p.waiters) ++blocked[w.owner];
+        std::unordered_set<owner_id> running;
+        for (const auto& [o, n] : blocked)
+            if (n < owner_threads(o)) running.insert(o);
         for (const auto& p : t.pools) {
             wait_state::pool_node node{p.record->id, p.has_room || p.stats.total > p.holders.size(), {}};
             for (const auto& h : p.holders) node.holders.push_back(h.owner);
             t.state.pools.push_back(std::move(node));
-            for (const auto& w : p.waiters) t.state.waits.push_back({w.owner, p.record->id});
+            for (const auto& w : p.waiters)
+                if (!running.contains(w.owner)) t.state.waits.push_back({w.owner, p.record->id});
         }
         return t;
+    }
+
+    /// Adds, for each queued waiter blocked in a nested scope, the enclosing owners as waiting
+    /// on the same pool "through" it.
+    void add_enclosing_waits(truth& t) const {
+        std::lock_guard data(data_mutex_);
+        for (auto& p : t.pools) {
+            const std::size_t queued = p.waiters.size();
+            for (std::size_t i = 0; i < queued; ++i) {
+                const auto* enclosing = blocked_.enclosing(p.waiters[i].owner, p.record->id, p.waiters[i].since.count());
+                if (!enclosing) continue;
+                p.waiters[i].enclosing = *enclosing;
+                for (owner_id e : *enclosing) {
+                    const pool_truth::waiter& w = p.waiters[i];
+                    p.waiters.push_back({e, owner_label(e), w.site, w.since, w.owner, {}});
+                }
+            }
+        }
+    }
+
+    /// Tn and Cm of one pool in a truth.
+    static detail::task_tally tally_of(const pool_truth& p) {
+        std::vector<owner_id> holders;
+        for (const auto& h : p.holders) holders.push_back(h.owner);
+        std::vector<detail::tally_wait> waits;
+        for (const auto& w : p.waiters)
+            if (w.through == 0) waits.push_back({w.owner, w.enclosing});
+        return detail::tally_tasks(holders, waits);
     }
 
     /// True when nothing moved in `pools` between the two readings: then both saw the state
@@ -745,10 +845,13 @@ private:
             return (a.pool->now - a.wait->since) < (b.pool->now - b.wait->since);
         });
         for (const auto& c : candidates) {
+            // A member waiting through a nested scope's call is failed by failing that call.
+            const owner_id target = c.wait->through != 0 ? c.wait->through : c.owner;
             report attempt = rep;
-            attempt.victim = c.owner;
-            attempt.action = "failed task " + std::to_string(c.owner) + " (waiting for " + in_quotes(c.pool->record->name) +
+            attempt.victim = target;
+            attempt.action = "failed task " + std::to_string(target) + " (waiting for " + in_quotes(c.pool->record->name) +
                              " at " + describe_site(c.wait->site) +
+                             (target != c.owner ? ", inside task " + std::to_string(c.owner) : std::string()) +
                              ") with deadlock_error (policy fail_fast); the leases it holds go back as it unwinds";
             auto shared = std::make_shared<const report>(attempt);
             auto d = std::make_shared<pool_diagnostics>();
@@ -759,21 +862,21 @@ private:
             d->waited = c.pool->now - c.wait->since;
             for (const auto& h : c.pool->holders) d->holders.push_back({h.owner, {}, h.site, h.age});
             d->site = c.wait->site;
-            d->owner = c.owner;
+            d->owner = target;
             d->detail = shared->to_string();
             auto ex = std::make_exception_ptr(deadlock_error(std::move(d), shared));
             {
                 // Before the victim wakes: its on_acquire_failed looks for this.
                 std::lock_guard data(data_mutex_);
-                remember_explained({c.owner}, shared);
+                remember_explained({target}, shared);
             }
-            if (c.pool->view->fail_waiter(c.owner, make_error_code(errc::deadlock), std::move(ex))) {
+            if (c.pool->view->fail_waiter(target, make_error_code(errc::deadlock), std::move(ex))) {
                 rep = std::move(attempt);
                 failed_tasks_.fetch_add(1, std::memory_order_relaxed);
                 return;
             }
             std::lock_guard data(data_mutex_);
-            if (owner_reports_.erase(c.owner)) reports_changed(owner_reports_.size() + 1);
+            if (owner_reports_.erase(target)) reports_changed(owner_reports_.size() + 1);
         }
     }
 
@@ -785,21 +888,9 @@ private:
             const pool_truth* pt = t.find(p);
             if (!pt) continue;
             pool_report pr = pool_summary(*pt);
-            // Tn: distinct tasks holding or waiting now; Cm: most leases a waiter holds + 1.
-            std::vector<owner_id> tasks;
-            std::unordered_map<owner_id, std::uint64_t> held;
-            for (const auto& h : pt->holders) {
-                tasks.push_back(h.owner);
-                ++held[h.owner];
-            }
-            std::uint64_t depth = 1;
-            for (const auto& w : pt->waiters) {
-                tasks.push_back(w.owner);
-                if (const auto it = held.find(w.owner); it != held.end()) depth = std::max(depth, it->second + 1);
-            }
-            std::ranges::sort(tasks);
-            const auto distinct = static_cast<std::uint64_t>(std::ranges::distance(tasks.begin(), std::unique(tasks.begin(), tasks.end())));
-            raise_to(pt->record->observed_tasks, distinct);
+            const detail::task_tally tally = tally_of(*pt);
+            const std::uint64_t depth = tally.depth;
+            raise_to(pt->record->observed_tasks, tally.tasks);
             raise_to(pt->record->observed_depth, depth);
             pr.observed_tasks = pt->record->observed_tasks.load(std::memory_order_relaxed);
             pr.connections_per_task = pt->record->observed_depth.load(std::memory_order_relaxed);
@@ -872,14 +963,24 @@ private:
         }
         if (across) {
             if (!hint.empty()) hint += "; ";
-            hint += "acquire pools in one order everywhere";
-            if (rep.pools.size() >= 2) hint += " (e.g. always " + in_quotes(rep.pools[0].name) + " before " + in_quotes(rep.pools[1].name) + ")";
-            hint += ", or return one connection before acquiring from another pool";
+            std::vector<std::pair<std::uint64_t, std::string>> pools;
+            for (const auto& p : rep.pools) pools.emplace_back(p.id, p.name);
+            hint += one_order_hint(std::move(pools));
         }
         if (!hint.empty()) hint += "; ";
         hint += "one more connection in any of these pools would untie this knot, but only a safe size or a code "
                 "change keeps it from forming again";
         return hint;
+    }
+
+    /// The advice for pools taken in opposite orders, the same for a knot and for an order
+    /// inversion of the same pools: one order for all, the order the pools were made in.
+    static std::string one_order_hint(std::vector<std::pair<std::uint64_t, std::string>> pools) {
+        std::ranges::sort(pools);
+        pools.erase(std::unique(pools.begin(), pools.end()), pools.end());
+        std::string hint = "acquire pools in one order everywhere";
+        if (pools.size() >= 2) hint += " (e.g. always " + in_quotes(pools[0].second) + " before " + in_quotes(pools[1].second) + ")";
+        return hint + ", or return one connection before acquiring from another pool";
     }
 
     static pool_report pool_summary(const pool_truth& p) {
@@ -1066,12 +1167,22 @@ private:
     /// that become unsafe are reported again (registry lock held, data lock not).
     void sample_tasks(pool_record& rec, const std::vector<holder_info>& holders, const std::vector<wait_info>& waiters,
                       const pool_stats& st, std::vector<outgoing>& out) {
-        std::vector<owner_id> tasks;
-        tasks.reserve(holders.size() + waiters.size());
-        for (const auto& h : holders) tasks.push_back(h.owner);
-        for (const auto& w : waiters) tasks.push_back(w.owner);
-        std::ranges::sort(tasks);
-        const auto n = static_cast<std::uint64_t>(std::ranges::distance(tasks.begin(), std::unique(tasks.begin(), tasks.end())));
+        std::vector<owner_id> holding;
+        holding.reserve(holders.size());
+        for (const auto& h : holders) holding.push_back(h.owner);
+        std::vector<detail::tally_wait> waits;
+        waits.reserve(waiters.size());
+        {
+            std::unique_lock data(data_mutex_, std::defer_lock);
+            if (nested_blocked_.load(std::memory_order_relaxed) != 0) data.lock();
+            for (const auto& w : waiters) {
+                const auto* enclosing = data.owns_lock() ? blocked_.enclosing(w.owner, rec.id, w.since.count()) : nullptr;
+                waits.push_back({w.owner, enclosing ? *enclosing : std::vector<owner_id>{}});
+            }
+        }
+        const detail::task_tally tally = detail::tally_tasks(holding, waits);
+        raise_to(rec.observed_depth, tally.depth);
+        const std::uint64_t n = tally.tasks;
         if (n <= rec.observed_tasks.load(std::memory_order_relaxed)) return;
         raise_to(rec.observed_tasks, n);
         std::lock_guard data(data_mutex_);
@@ -1120,9 +1231,9 @@ private:
                 if (pool_record* r = live(e.from); r && std::ranges::none_of(rep.pools, [&](const pool_report& p) { return p.id == r->id; }))
                     rep.pools.push_back(pool_summary(*r, r->view->stats(), r->view->has_room()));
             }
-            rep.hint = "acquire pools in one order everywhere (e.g. always " + in_quotes(cycle.front().from_name) + " before " +
-                       in_quotes(cycle.front().to_name) + "), or return one connection before acquiring from another pool; "
-                       "two tasks taking these paths at once can deadlock";
+            std::vector<std::pair<std::uint64_t, std::string>> pools;
+            for (const auto& e : cycle) pools.emplace_back(e.from, e.from_name);
+            rep.hint = one_order_hint(std::move(pools)) + "; two tasks taking these paths at once can deadlock";
             rep.action = "reported once for this cycle";
             order_inversions_.fetch_add(1, std::memory_order_relaxed);
             out.push_back({std::make_shared<const report>(std::move(rep)), spdlog::level::err, false});
@@ -1280,6 +1391,8 @@ private:
     std::unordered_map<std::uint64_t, std::uint64_t> untied_;  // knot key -> untie_epoch_ when untied
     std::uint64_t untie_epoch_ = 0;
     std::unordered_map<owner_id, std::shared_ptr<const report>> owner_reports_;
+    detail::blocked_threads blocked_;  // threads blocked in nested scopes
+    std::atomic<std::size_t> nested_blocked_{0};  // how many (read without the lock)
     std::deque<std::shared_ptr<const report>> history_;
     double tokens_;
     std::chrono::steady_clock::time_point last_refill_;

@@ -39,6 +39,9 @@ struct wait_info {
     std::string owner_label;  ///< empty for a thread owner (owned: waiters() outlives the wait)
     std::source_location site;
     std::chrono::nanoseconds since{0};  ///< when it started waiting, on the pool's clock
+    /// A blocking acquire(): its thread waits, and on_block runs on that thread (so the owners
+    /// of the scopes around the call wait too). False for async waiters.
+    bool blocks_thread = false;
 };
 
 /// What a pool shows its observers. All members are thread-safe.

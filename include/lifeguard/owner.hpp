@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -25,23 +26,33 @@ inline owner_id new_owner_id() noexcept {
 }
 
 namespace detail {
-/// Labels of live owner_scopes by owner id, for diagnostics that name holders. Touched once
-/// per labelled scope (not per acquire).
-struct label_registry {
+/// What diagnostics know of live owner_scopes, by owner id: their labels (to name holders) and
+/// how many threads act for each owner now (a task is blocked only when all of them are).
+/// Touched once per scope (not per acquire).
+struct owner_registry {
     std::mutex mutex;
     std::unordered_map<owner_id, std::string> labels;
-    static label_registry& instance() {
-        static label_registry* r = new label_registry;  // outlives thread-exit destructors
+    std::unordered_map<owner_id, std::size_t> threads;
+    static owner_registry& instance() {
+        static owner_registry* r = new owner_registry;  // outlives thread-exit destructors
         return *r;
     }
 };
 
 struct owner_slot {
     owner_id id = 0;
-    const std::string* label = nullptr;  // set by owner_scope; nullptr means "thread"
+    const std::string* label = nullptr;       // set by owner_scope; nullptr means "thread"
+    const owner_slot* enclosing = nullptr;    // the slot of the scope this one is nested in
 };
 inline thread_local owner_slot current_owner_slot;
 inline thread_local owner_id thread_owner_id = 0;
+
+/// True when `id` is `slot`'s owner or that of a slot it is nested in.
+inline bool acts_for(const owner_slot* slot, owner_id id) noexcept {
+    for (; slot; slot = slot->enclosing)
+        if (slot->id == id) return true;
+    return false;
+}
 }  // namespace detail
 
 /// The owner the calling thread acts for: the innermost `owner_scope`, else the thread itself.
@@ -62,10 +73,35 @@ inline std::string_view current_owner_label() noexcept {
 
 /// The label of a live owner_scope acting for `id`, or an empty string.
 inline std::string owner_label(owner_id id) {
-    auto& r = detail::label_registry::instance();
+    auto& r = detail::owner_registry::instance();
     std::lock_guard lock(r.mutex);
     auto it = r.labels.find(id);
     return it == r.labels.end() ? std::string() : it->second;
+}
+
+/// How many threads have an owner_scope acting for `id` now; 0 when none does (a thread's own
+/// owner, or an owner passed explicitly to async acquisitions: one task, one line of work).
+inline std::size_t owner_threads(owner_id id) {
+    auto& r = detail::owner_registry::instance();
+    std::lock_guard lock(r.mutex);
+    auto it = r.threads.find(id);
+    return it == r.threads.end() ? 0 : it->second;
+}
+
+/// Calls f(owner_id) for each owner of a scope enclosing the current one on this thread,
+/// innermost first, ending with the thread's own owner if it has one: when this thread blocks,
+/// those tasks wait too. Owners equal to the current one are skipped.
+template <class F>
+void for_each_enclosing_owner(F&& f) {
+    const detail::owner_slot& current = detail::current_owner_slot;
+    for (const detail::owner_slot* s = current.enclosing; s; s = s->enclosing)
+        if (s->id != 0 && s->id != current.id) f(s->id);
+}
+
+/// True when the current thread acts for `id` inside a scope nested in another owner's.
+inline bool has_enclosing_owner(owner_id id) noexcept {
+    const detail::owner_slot& current = detail::current_owner_slot;
+    return current.id == id && current.enclosing != nullptr;
 }
 
 /// Makes a request (or any unit of work) its own owner on this thread for the scope's lifetime.
@@ -79,12 +115,13 @@ public:
     /// Acts for an existing owner (e.g. a task resumed on another thread).
     explicit owner_scope(owner_id id, std::string label = {})
         : saved_(detail::current_owner_slot), id_(id), label_(std::move(label)) {
-        detail::current_owner_slot = {id, label_.empty() ? nullptr : &label_};
-        if (!label_.empty()) {
-            auto& r = detail::label_registry::instance();
-            std::lock_guard lock(r.mutex);
-            registered_ = r.labels.try_emplace(id, label_).second;
-        }
+        // A thread already acting for `id` (a nested scope of the same task) is not one more.
+        counted_ = !detail::acts_for(&saved_, id);
+        detail::current_owner_slot = {id, label_.empty() ? nullptr : &label_, &saved_};
+        auto& r = detail::owner_registry::instance();
+        std::lock_guard lock(r.mutex);
+        if (counted_) ++r.threads[id];
+        if (!label_.empty()) registered_ = r.labels.try_emplace(id, label_).second;
     }
 
     owner_scope(const owner_scope&) = delete;
@@ -92,11 +129,13 @@ public:
 
     ~owner_scope() {
         detail::current_owner_slot = saved_;
-        if (registered_) {
-            auto& r = detail::label_registry::instance();
-            std::lock_guard lock(r.mutex);
-            r.labels.erase(id_);
+        auto& r = detail::owner_registry::instance();
+        std::lock_guard lock(r.mutex);
+        if (counted_) {
+            const auto it = r.threads.find(id_);
+            if (--it->second == 0) r.threads.erase(it);
         }
+        if (registered_) r.labels.erase(id_);
     }
 
     owner_id id() const noexcept { return id_; }
@@ -106,6 +145,7 @@ private:
     detail::owner_slot saved_;
     owner_id id_;
     std::string label_;
+    bool counted_ = false;     ///< this scope counts this thread in owner_threads(id)
     bool registered_ = false;  ///< the outermost labelled scope of this owner owns the entry
 };
 

@@ -1,5 +1,5 @@
 // The detector on real pools with threads: the shapes of the issue (AUTO-ID, 20 logins on a
-// pool of 10, cross-pool ABBA, the OR-model guard, hand-off), fail_fast unwinding, outages,
+// pool of 10, cross-pool ABBA, the OR-model guard, a task on two threads), fail_fast unwinding, outages,
 // headroom, and owners that move between threads. Every acquire_timeout is 30 s: a test that
 // finishes with errc::deadlock or errc::pool_closed did not need it. Synchronisation is by
 // barriers, gates and the pools' own on_block hook; nothing sleeps.
@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "detector/detector_fixture.hpp"
 #include "detector/pool_events.hpp"
 #include "lifeguard/diagnostics/deadlock_error.hpp"
 #include "lifeguard/diagnostics/detector.hpp"
@@ -28,44 +29,13 @@ namespace lifeguard::diagnostics {
 namespace {
 
 using testing::block_events;
+using testing::detector_fixture;
 using testing::fake_driver;
 using testing::gate;
+using testing::owners_of;
 using testing::report_collector;
-using test_pool = basic_pool<fake_driver>;
-
-struct fixture {
-    report_collector reports;
-    std::shared_ptr<deadlock_detector> detector;
-    std::shared_ptr<block_events> blocks = std::make_shared<block_events>();
-
-    explicit fixture(std::chrono::milliseconds watchdog = 0ms) {
-        detector_options o;
-        o.watchdog_interval = watchdog;
-        o.on_report = reports.callback();
-        o.logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
-        detector = std::make_shared<deadlock_detector>(std::move(o));
-    }
-
-    /// A pool with all `size` connections open (worker run by hand: nothing opens later), watched
-    /// by the detector and then by the block events.
-    std::unique_ptr<test_pool> pool(std::string name, std::size_t size, deadlock_policy policy, bool watch = true) {
-        auto p = std::make_unique<test_pool>(
-            fake_driver{},
-            pool_options{.name = std::move(name), .max_size = size, .acquire_timeout = 30s, .on_deadlock = policy},
-            std::chrono::steady_clock{}, worker_mode::manual);
-        p->run_worker_once();
-        if (watch) p->add_observer(detector);
-        p->add_observer(blocks);
-        return p;
-    }
-};
-
-std::vector<owner_id> owners_of(const std::vector<task_report>& tasks) {
-    std::vector<owner_id> out;
-    for (const auto& t : tasks) out.push_back(t.owner);
-    std::ranges::sort(out);
-    return out;
-}
+using test_pool = testing::detector_test_pool;
+using fixture = detector_fixture;
 
 // ------------------------------------------------------------------------------ AUTO-ID
 
@@ -253,6 +223,12 @@ TEST(DetectorOnPool, CrossPoolAbbaIsAKnotAndAnInversion) {
     auto b = f.pool("B", 1, deadlock_policy::fail_fast);
     std::barrier both(2);
     std::atomic<int> completed{0}, failed{0};
+    {
+        // B before A first, so the inversion's first edge is B -> A: its advice must still
+        // agree with the knot's.
+        auto y = b->acquire();
+        auto x = a->acquire();
+    }
     auto run = [&](test_pool& first, test_pool& second) {
         owner_scope scope;
         try {
@@ -272,7 +248,14 @@ TEST(DetectorOnPool, CrossPoolAbbaIsAKnotAndAnInversion) {
     const auto knots = f.reports.of(report_kind::deadlock);
     ASSERT_EQ(knots.size(), 1u);
     EXPECT_EQ(knots[0].pools.size(), 2u);
-    EXPECT_EQ(f.reports.of(report_kind::order_inversion).size(), 1u);
+    const auto inversions = f.reports.of(report_kind::order_inversion);
+    ASSERT_EQ(inversions.size(), 1u);
+    const auto advice = [](const std::string& hint) {
+        const auto at = hint.find("always ");
+        return at == std::string::npos ? std::string() : hint.substr(at, hint.find(')', at) - at);
+    };
+    EXPECT_EQ(advice(knots[0].hint), "always \"A\" before \"B\"") << knots[0].hint;
+    EXPECT_EQ(advice(inversions[0].hint), advice(knots[0].hint)) << inversions[0].hint;
 }
 
 TEST(DetectorOnPool, OrModelGuardThenKnot) {
@@ -319,18 +302,19 @@ TEST(DetectorOnPool, OrModelGuardThenKnot) {
     EXPECT_GE(closed, 1);
 }
 
-TEST(DetectorOnPool, HandOffThatClosesAKnotIsDetectedAtTheHandOff) {
+TEST(DetectorOnPool, ATaskOnTwoThreadsJoinsAKnotOnlyWhenBothWait) {
     // Task O acts on two threads. R holds P and runs; A holds Q. O waits on Q (thread 2) and
-    // on P (thread 1); A waits on P. When R returns P, the pool hands it to O's thread 1: now
-    // O holds P and still waits on Q, A holds Q and waits on P. The hand-off closes the knot.
+    // on P (thread 1); A waits on P. When R returns P, the pool hands it to O's thread 1: O holds
+    // P and waits on Q, A holds Q and waits on P, but O's thread 1 runs: no knot yet. When that
+    // thread asks for Q too, no thread of O can go on: the knot is named.
     fixture f;
     auto p = f.pool("P", 1, deadlock_policy::report);
     auto q = f.pool("Q", 1, deadlock_policy::report);
     const owner_id o = new_owner_id();
     std::latch holding(2);
-    gate go_r, go_a, go_o1, go_o2, reported;
+    gate go_r, go_a, go_o1, go_o2, handed, ask_q;
     owner_id a_id = 0;
-    std::error_code a_result, o2_result;
+    std::error_code a_result, o1_result, o2_result;
     std::thread r([&] {
         auto held = p->acquire();
         holding.count_down();
@@ -348,7 +332,9 @@ TEST(DetectorOnPool, HandOffThatClosesAKnotIsDetectedAtTheHandOff) {
         owner_scope scope(o, "O");
         go_o1.wait();
         auto got = p->acquire();  // served by the hand-off
-        reported.wait();          // like a task joining its other half
+        handed.open();
+        ask_q.wait();
+        auto more = q->acquire(o1_result);
     });
     std::thread o2([&] {
         owner_scope scope(o, "O");
@@ -365,12 +351,18 @@ TEST(DetectorOnPool, HandOffThatClosesAKnotIsDetectedAtTheHandOff) {
     EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty()) << "R runs";
     go_r.open();  // R returns P: it goes to O's thread 1, the oldest waiter
     r.join();
+    handed.wait();
+    f.detector->check_now();  // the watchdog's full check too
+    EXPECT_TRUE(f.reports.of(report_kind::deadlock).empty()) << "O's thread 1 runs";
+    ask_q.open();
     const report rep = f.reports.wait_for(report_kind::deadlock);
     EXPECT_EQ(owners_of(rep.members), (std::vector<owner_id>{std::min(o, a_id), std::max(o, a_id)}));
-    reported.open();  // O's thread 1 returns P; A gets it, finishes and returns Q to O's thread 2
+    p->close();
+    q->close();
     for (auto* t : {&a, &o1, &o2}) t->join();
-    EXPECT_FALSE(a_result);
-    EXPECT_FALSE(o2_result);
+    EXPECT_EQ(a_result, errc::pool_closed);
+    EXPECT_EQ(o1_result, errc::pool_closed);
+    EXPECT_EQ(o2_result, errc::pool_closed);
 }
 
 // ------------------------------------------------------------------------------ no knot

@@ -4,7 +4,10 @@
 // everything waits on condition variables for events that must happen.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -58,15 +61,20 @@ public:
         };
     }
 
-    /// Waits for the first report of `kind` and returns it.
+    /// Waits for the first report of `kind` and returns it. The bound only turns a report that
+    /// never comes (a broken detector) into a failure instead of a hang; nothing is timed.
     diagnostics::report wait_for(diagnostics::report_kind kind) {
         std::unique_lock lock(mutex_);
         const diagnostics::report* found = nullptr;
-        cv_.wait(lock, [&] {
+        const bool came = cv_.wait_for(lock, std::chrono::minutes(2), [&] {
             for (const auto& r : reports_)
                 if (r.kind == kind) return (found = &r) != nullptr;
             return false;
         });
+        if (!came) {
+            std::fprintf(stderr, "report_collector: no report of the awaited kind came within 2 minutes\n");
+            std::abort();  // threads of the test still wait: end the process, do not hang
+        }
         return *found;
     }
 
