@@ -20,7 +20,7 @@ function(lifeguard_driver name)
 
     if(LIFEGUARD_INSTALL)
         include(GNUInstallDirs)
-        install(TARGETS ${target} EXPORT lifeguard-targets
+        install(TARGETS ${target} EXPORT lifeguard-${name}-targets
                 ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
                 LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
         install(FILES include/lifeguard/${name}.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/lifeguard)

@@ -148,7 +148,7 @@ int run(int argc, char** argv) {
         "  poolsize --tasks 50 --connections-per-task 2 --cores 1 --spindles 1\n"
         "  poolsize --snapshot lifeguard-snapshot.json --pool app --cores 4 --instances 3 \\\n"
         "           --server-max-connections 100 --reserved 3 --check 20 --json\n"
-        "Full documentation: docs/poolsize.md");
+        "Full documentation: share/lifeguard/doc/poolsize.md under the install prefix");
     arguments args;
     auto* tasks = app.add_option("--tasks", args.tasks,
                                  "Tn: tasks (threads, requests) that may hold connections at once")

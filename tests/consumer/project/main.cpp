@@ -4,19 +4,10 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
-#include <chrono>
 #include <cstdio>
 
+#include "counter_driver.hpp"
 #include "lifeguard/pool.hpp"
-
-struct counter_driver {
-    using connection_type = int;
-    int next = 1;
-    int connect(std::chrono::steady_clock::time_point) { return next++; }
-    bool is_valid(int&, std::chrono::milliseconds) { return true; }
-    bool reset(int&) { return true; }
-    void close(int&) noexcept {}
-};
 
 int main() {
     lifeguard::pool<counter_driver> pool{counter_driver{}, {.name = "consumer", .max_size = 1}};
