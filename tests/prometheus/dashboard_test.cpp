@@ -205,6 +205,8 @@ TEST(GrafanaInterpolation, MultiValuesAreRegexEscapedAndAllUsesAllValue) {
     EXPECT_EQ(grafana::selection(json{{"includeAll", true}}, values), R"((a\\.b|c))");
     EXPECT_EQ(grafana::selection(json{{"multi", true}}, values), R"(a\\.b)");
     EXPECT_EQ(grafana::selection(json::object(), values), "a.b");
+    EXPECT_EQ(grafana::selection(json{{"includeAll", true}, {"allValue", ".*"}}, {}), ".*");
+    EXPECT_EQ(grafana::selection(json::object(), {}), "");
 }
 
 TEST(GrafanaInterpolation, LabelValuesQueriesParseAndOthersAreRefused) {

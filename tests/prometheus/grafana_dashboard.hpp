@@ -79,19 +79,20 @@ inline std::string regex_escape(const std::string& value) {
     return std::regex_replace(value, special, R"(\\$&)");
 }
 
-/// How Grafana shows `values` in a query: include-all selects All (its allValue, or every value
-/// as `(a|b)`); otherwise the first option is selected (what an empty `current` gives), escaped
-/// when the variable is multi-value.
+/// How Grafana shows `values` in a query: include-all selects All (its allValue, even when the
+/// query found nothing, or every value as `(a|b)`); otherwise the first option is selected (what
+/// an empty `current` gives), escaped when the variable is multi-value.
 inline std::string selection(const nlohmann::json& definition, const std::vector<std::string>& values) {
-    if (values.empty()) return {};
     if (definition.value("includeAll", false)) {
         const auto all = definition.value("allValue", std::string{});
         if (!all.empty()) return all;
+        if (values.empty()) return {};
         if (values.size() == 1) return regex_escape(values.front());
         std::string joined;
         for (const auto& v : values) joined += (joined.empty() ? "" : "|") + regex_escape(v);
         return "(" + joined + ")";
     }
+    if (values.empty()) return {};
     return definition.value("multi", false) ? regex_escape(values.front()) : values.front();
 }
 
