@@ -9,7 +9,8 @@
 //     metrics->attach(orders_pool);           // any number of pools, one collectable
 //
 // Families (with prefix p; the default p is "lifeguard", "hikaricp" gives the names the
-// Micrometer-based Grafana dashboards 6083, 20729 and 19004/6756 query; add
+// Micrometer-based Grafana dashboards 6083, 20729 and 19004/6756 query in their HikariCP panels;
+// their variables read JVM series and need the recipe in dashboards/README.md; add
 // legacy_hikaricp_names for dashboard 17313). Every sample carries
 // `pool="<pool name>"` and the constant labels.
 //
