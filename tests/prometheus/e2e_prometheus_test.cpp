@@ -423,8 +423,9 @@ TEST_F(PrometheusEndToEnd, HikaricpDashboardReturnsSeriesInEveryPanel) {
 }
 
 // The README's recipe for the Spring Boot dashboards: each replacement finds values (in order,
-// each seeing the ones before it, as the dashboards chain them) and each JVM query it replaces
-// finds none on a C++ service.
+// each seeing the ones before it, as the dashboards chain them), each JVM query it replaces
+// finds none on a C++ service, and the HikariCP gauges and timers filtered by all of a
+// dashboard's variables (as its panels filter them) return series.
 TEST_F(PrometheusEndToEnd, SpringBootRecipeVariablesFindValuesAndTheirJvmQueriesDoNot) {
     wait_for_history(prometheus_port_);
     const auto rows = lifeguard::testing::read_spring_boot_recipe(LIFEGUARD_DASHBOARDS_DIR "/README.md");
@@ -446,6 +447,22 @@ TEST_F(PrometheusEndToEnd, SpringBootRecipeVariablesFindValuesAndTheirJvmQueries
             EXPECT_TRUE(label_values(prometheus_port_, original).empty())
                 << row.dashboard << ", " << row.variable << ": the replaced query " << row.original
                 << " finds values, so the recipe would not be needed";
+        }
+        // A HikariCP panel of that dashboard filters each of those labels by its variable
+        // (`hikaricp_connections_active{instance="$instance", application="$application", ...}`).
+        std::string filter;
+        for (std::size_t i = first; i < end; ++i)
+            filter += (filter.empty() ? "" : ", ") + grafana::parse_label_values(rows[i].replacement).label + "=\"" +
+                      variables[i - first].selected + "\"";
+        for (const auto* metric :
+             {"hikaricp_connections", "hikaricp_connections_active", "hikaricp_connections_idle",
+              "hikaricp_connections_pending", "hikaricp_connections_max", "hikaricp_connections_min",
+              "hikaricp_connections_timeout_total", "hikaricp_connections_acquire_seconds_count",
+              "hikaricp_connections_usage_seconds_sum", "hikaricp_connections_creation_seconds_max"}) {
+            const auto query = std::string(metric) + "{" + filter + "}";
+            const auto result = promql(prometheus_port_, query);
+            ASSERT_TRUE(result) << "Prometheus rejected " << query;
+            EXPECT_FALSE(result->empty()) << rows[first].dashboard << ": no series for " << query;
         }
         first = end;
     }
