@@ -1,7 +1,10 @@
 // End to end: a real Prometheus server (Debian's `prometheus`, run directly on 127.0.0.1 with a
-// temporary config and data directory) scrapes examples/metrics_service under load, and PromQL
+// temporary config and data directory) scrapes two examples/metrics_service processes under
+// load (prefix `lifeguard`, and prefix `hikaricp` with a `namespace` target label), and PromQL
 // through its HTTP API sees the pools' pending/active/idle, the acquire histogram, the
-// deadlock the service provokes on request, and every query of dashboards/lifeguard.json.
+// deadlock the service provokes on request, and every panel query of every shipped dashboard
+// once its template variables are resolved the way Grafana resolves them; the README's Spring
+// Boot recipe is run too.
 //
 // Both processes are started here and stopped by pid. Waiting on them is bounded polling (an
 // external process offers nothing to block on); nothing is asserted about wall-clock time.
@@ -29,6 +32,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "grafana_dashboard.hpp"
+#include "spring_boot_recipe.hpp"
 
 extern char** environ;
 
@@ -163,6 +169,18 @@ std::optional<std::vector<series>> promql(int port, const std::string& query) {
     return out;
 }
 
+// The values of `label` on the series `q.selector` matches (all series when empty): what
+// Grafana's Prometheus data source asks for a label_values variable.
+std::vector<std::string> label_values(int port, const lifeguard::testing::grafana::label_values_query& q) {
+    std::vector<std::string> args{"-G"};
+    if (!q.selector.empty()) args.insert(args.end(), {"--data-urlencode", "match[]=" + q.selector});
+    args.push_back("http://127.0.0.1:" + std::to_string(port) + "/api/v1/label/" + q.label + "/values");
+    const auto reply = json::parse(curl(args), nullptr, false);
+    if (reply.is_discarded() || reply.value("status", "") != "success")
+        throw std::runtime_error("Prometheus rejected label_values(" + q.selector + ", " + q.label + ")");
+    return reply.at("data").get<std::vector<std::string>>();
+}
+
 // The one value of `query`, once Prometheus has it and `accept` likes it.
 std::optional<double> wait_for_value(int port, const std::string& query,
                                      const std::function<bool(double)>& accept,
@@ -176,7 +194,7 @@ std::optional<double> wait_for_value(int port, const std::string& query,
 
 class PrometheusEndToEnd : public ::testing::Test {
 protected:
-    // Starts both processes once for the suite. Problems are kept in setup_error_ and reported
+    // Starts the two services and Prometheus once for the suite. Problems are kept in setup_error_ and reported
     // as a failure by every test (a fatal failure here would only mark the tests skipped).
     static void SetUpTestSuite() { setup_error_ = new std::string(start_processes()); }
 
@@ -188,19 +206,14 @@ protected:
         if (::mkdtemp(pattern) == nullptr) return "mkdtemp failed";
         dir_ = new fs::path(pattern);
 
-        service_ = new child_process({LIFEGUARD_METRICS_SERVICE, "--listen", "127.0.0.1:0", "--load-threads",
-                                      "3", "--application", "e2e"},
-                                     *dir_ / "service.log");
-        const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/metrics)");
-        auto port = poll<int>(20s, [&]() -> std::optional<int> {
-            std::smatch m;
-            const auto log = read_file(*dir_ / "service.log");
-            if (std::regex_search(log, m, listening)) return std::stoi(m[1]);
-            if (!service_->running()) return -1;
-            return std::nullopt;
-        });
-        if (!port || *port < 0) return "metrics_service did not start:\n" + read_file(*dir_ / "service.log");
-        service_port_ = *port;
+        std::string error;
+        service_ = start_service("service", {"--prefix", "lifeguard", "--load-threads", "3", "--application", "e2e"},
+                                 service_port_, error);
+        if (!service_) return error;
+        hikaricp_service_ = start_service(
+            "hikaricp-service", {"--prefix", "hikaricp", "--load-threads", "2", "--application", "e2e-hikari"},
+            hikaricp_service_port_, error);
+        if (!hikaricp_service_) return error;
 
         prometheus_port_ = free_port();
         std::ofstream(*dir_ / "prometheus.yml") << "global:\n"
@@ -210,7 +223,13 @@ protected:
                                                    "  - job_name: metrics_service\n"
                                                    "    static_configs:\n"
                                                    "      - targets: ['127.0.0.1:"
-                                                << service_port_ << "']\n";
+                                                << service_port_
+                                                << "']\n"
+                                                   "  - job_name: hikaricp_service\n"
+                                                   "    static_configs:\n"
+                                                   "      - labels: {namespace: e2e}\n"
+                                                   "        targets: ['127.0.0.1:"
+                                                << hikaricp_service_port_ << "']\n";
         prometheus_ = new child_process(
             {LIFEGUARD_PROMETHEUS_SERVER, "--config.file=" + (*dir_ / "prometheus.yml").string(),
              "--storage.tsdb.path=" + (*dir_ / "data").string(),
@@ -228,10 +247,36 @@ protected:
         return {};
     }
 
+    // Starts metrics_service with `flags` and reads its port from the first line it prints;
+    // nullptr (and `error`) when it does not come up.
+    static child_process* start_service(const std::string& name, std::vector<std::string> flags, int& port,
+                                        std::string& error) {
+        std::vector<std::string> argv{LIFEGUARD_METRICS_SERVICE, "--listen", "127.0.0.1:0"};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        const auto log = *dir_ / (name + ".log");
+        auto* process = new child_process(argv, log);
+        const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+)/metrics)");
+        auto found = poll<int>(20s, [&]() -> std::optional<int> {
+            std::smatch m;
+            const auto text = read_file(log);
+            if (std::regex_search(text, m, listening)) return std::stoi(m[1]);
+            if (!process->running()) return -1;
+            return std::nullopt;
+        });
+        if (!found || *found < 0) {
+            error = "metrics_service (" + name + ") did not start:\n" + read_file(log);
+            delete process;
+            return nullptr;
+        }
+        port = *found;
+        return process;
+    }
+
     static void TearDownTestSuite() {
         delete prometheus_;
         delete service_;
-        prometheus_ = service_ = nullptr;
+        delete hikaricp_service_;
+        prometheus_ = service_ = hikaricp_service_ = nullptr;
         delete setup_error_;
         setup_error_ = nullptr;
         if (dir_) {
@@ -247,15 +292,18 @@ protected:
     }
 
     std::string logs() const {
-        return "--- service:\n" + read_file(*dir_ / "service.log") + "--- prometheus:\n" +
+        return "--- service:\n" + read_file(*dir_ / "service.log") + "--- hikaricp service:\n" +
+               read_file(*dir_ / "hikaricp-service.log") + "--- prometheus:\n" +
                read_file(*dir_ / "prometheus.log");
     }
 
     static inline std::string* setup_error_ = nullptr;
     static inline fs::path* dir_ = nullptr;
     static inline child_process* service_ = nullptr;
+    static inline child_process* hikaricp_service_ = nullptr;
     static inline child_process* prometheus_ = nullptr;
     static inline int service_port_ = 0;
+    static inline int hikaricp_service_port_ = 0;
     static inline int prometheus_port_ = 0;
 };
 
@@ -324,26 +372,99 @@ TEST_F(PrometheusEndToEnd, ProvokedKnotShowsAsADeadlockCount) {
     EXPECT_EQ(over->size(), 1u);
 }
 
-// Every query of dashboards/lifeguard.json runs against the live server and finds series.
-TEST_F(PrometheusEndToEnd, EveryDashboardQueryReturnsSeries) {
-    std::ifstream in(LIFEGUARD_DASHBOARD_PATH);
+// Waits until both services have a minute's worth of scrapes, so rate() windows are full.
+void wait_for_history(int port) {
+    for (const auto* metric : {"lifeguard_connections", "hikaricp_connections"})
+        ASSERT_TRUE(wait_for_value(port, std::string("count_over_time(") + metric + "{pool=\"orders\"}[1m])",
+                                   [](double v) { return v >= 10; }))
+            << metric << " has too few samples";
+}
+
+namespace grafana = lifeguard::testing::grafana;
+
+// Resolves `file`'s variables as Grafana does (first the default selection, All where offered,
+// then the first option of each), checks each found values, and runs every panel query with
+// them: each must return series.
+void expect_every_panel_returns_series(int port, const std::string& file,
+                                       const std::map<std::string, std::string>& typed = {}) {
+    std::ifstream in(std::string(LIFEGUARD_DASHBOARDS_DIR) + "/" + file);
+    ASSERT_TRUE(in) << file;
     const auto dashboard = json::parse(in);
-    // Let the rate() windows fill first.
-    ASSERT_TRUE(wait_for_value(prometheus_port_,
-                               "count_over_time(lifeguard_connections{pool=\"orders\"}[1m])",
-                               [](double v) { return v >= 10; }));
-    std::vector<std::string> queries;
-    for (const auto& panel : dashboard.at("panels"))
-        if (panel.contains("targets"))
-            for (const auto& t : panel.at("targets")) queries.push_back(t.at("expr").get<std::string>());
-    ASSERT_FALSE(queries.empty());
-    for (auto q : queries) {
-        q = std::regex_replace(q, std::regex(R"(\$__rate_interval)"), "10s");
-        q = std::regex_replace(q, std::regex(R"(\$__range)"), "1m");
-        q = std::regex_replace(q, std::regex(R"(\$pool)"), ".+");
-        const auto result = promql(prometheus_port_, q);
-        ASSERT_TRUE(result) << "Prometheus rejected: " << q;
-        EXPECT_FALSE(result->empty()) << "no series for: " << q;
+    const auto fetch = [&](const grafana::label_values_query& q) { return label_values(port, q); };
+    const auto queries = grafana::panel_queries(dashboard);
+    ASSERT_GE(queries.size(), 10u) << file;
+    for (const auto how : {grafana::pick::defaults, grafana::pick::first}) {
+        const auto variables = grafana::resolve(dashboard, fetch, how, typed);
+        for (const auto& v : variables)
+            EXPECT_FALSE(v.values.empty()) << file << ": variable '" << v.name
+                                           << "' finds no values (does its query read a series lifeguard exports?)";
+        for (const auto& [title, expr] : queries) {
+            const auto query = grafana::interpolate(expr, variables);
+            const auto result = promql(port, query);
+            ASSERT_TRUE(result) << file << ", panel '" << title << "': Prometheus rejected " << query;
+            EXPECT_FALSE(result->empty()) << file << ", panel '" << title << "': no series for " << query;
+        }
+    }
+}
+
+TEST_F(PrometheusEndToEnd, LifeguardDashboardWithItsDefaultPrefixReturnsSeriesInEveryPanel) {
+    wait_for_history(prometheus_port_);
+    expect_every_panel_returns_series(prometheus_port_, "lifeguard.json");
+}
+
+TEST_F(PrometheusEndToEnd, LifeguardDashboardWithPrefixHikaricpReturnsSeriesInEveryPanel) {
+    wait_for_history(prometheus_port_);
+    expect_every_panel_returns_series(prometheus_port_, "lifeguard.json", {{"prefix", "hikaricp"}});
+}
+
+TEST_F(PrometheusEndToEnd, HikaricpDashboardReturnsSeriesInEveryPanel) {
+    wait_for_history(prometheus_port_);
+    expect_every_panel_returns_series(prometheus_port_, "hikaricp.json");
+}
+
+// The README's recipe for the Spring Boot dashboards: each replacement finds values (in order,
+// each seeing the ones before it, as the dashboards chain them), each JVM query it replaces
+// finds none on a C++ service, and the HikariCP gauges and timers filtered by all of a
+// dashboard's variables (as its panels filter them) return series.
+TEST_F(PrometheusEndToEnd, SpringBootRecipeVariablesFindValuesAndTheirJvmQueriesDoNot) {
+    wait_for_history(prometheus_port_);
+    const auto rows = lifeguard::testing::read_spring_boot_recipe(LIFEGUARD_DASHBOARDS_DIR "/README.md");
+    ASSERT_GE(rows.size(), 8u);
+    const auto fetch = [&](const grafana::label_values_query& q) { return label_values(prometheus_port_, q); };
+    for (std::size_t first = 0; first < rows.size();) {
+        std::size_t end = first;
+        json dashboard{{"templating", {{"list", json::array()}}}};
+        for (; end < rows.size() && rows[end].dashboard == rows[first].dashboard; ++end)
+            dashboard["templating"]["list"].push_back(
+                {{"name", rows[end].variable}, {"type", "query"}, {"query", rows[end].replacement}});
+        const auto variables = grafana::resolve(dashboard, fetch);
+        for (std::size_t i = first; i < end; ++i) {
+            const auto& row = rows[i];
+            EXPECT_FALSE(variables[i - first].values.empty())
+                << row.dashboard << ", " << row.variable << ": no values for " << row.replacement;
+            if (row.original.find("jvm_") == std::string::npos) continue;  // kept, or not a JVM query
+            const auto original = grafana::parse_label_values(grafana::interpolate(row.original, variables));
+            EXPECT_TRUE(label_values(prometheus_port_, original).empty())
+                << row.dashboard << ", " << row.variable << ": the replaced query " << row.original
+                << " finds values, so the recipe would not be needed";
+        }
+        // A HikariCP panel of that dashboard filters each of those labels by its variable
+        // (`hikaricp_connections_active{instance="$instance", application="$application", ...}`).
+        std::string filter;
+        for (std::size_t i = first; i < end; ++i)
+            filter += (filter.empty() ? "" : ", ") + grafana::parse_label_values(rows[i].replacement).label + "=\"" +
+                      variables[i - first].selected + "\"";
+        for (const auto* metric :
+             {"hikaricp_connections", "hikaricp_connections_active", "hikaricp_connections_idle",
+              "hikaricp_connections_pending", "hikaricp_connections_max", "hikaricp_connections_min",
+              "hikaricp_connections_timeout_total", "hikaricp_connections_acquire_seconds_count",
+              "hikaricp_connections_usage_seconds_sum", "hikaricp_connections_creation_seconds_max"}) {
+            const auto query = std::string(metric) + "{" + filter + "}";
+            const auto result = promql(prometheus_port_, query);
+            ASSERT_TRUE(result) << "Prometheus rejected " << query;
+            EXPECT_FALSE(result->empty()) << rows[first].dashboard << ": no series for " << query;
+        }
+        first = end;
     }
 }
 

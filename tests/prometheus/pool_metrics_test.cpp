@@ -2,7 +2,9 @@
 // exported gauges follow the pool, histograms fill from its hooks, destroyed pools disappear.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -98,6 +100,62 @@ TEST(PoolMetrics, WaitedAcquireIsTimedInTheHistogram) {
               1);
     EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_bucket", {{"pool", "orders"}, {"le", "5"}}), 2);
     EXPECT_GE(e.value("lifeguard_connections_acquire_seconds_max", {{"pool", "orders"}}), 3.0);
+}
+
+// HikariCP times a borrow that runs out of time too (recordBorrowTimeoutStats records the
+// elapsed nanos before counting the timeout): the acquire timer must show overload.
+TEST(PoolMetrics, TimedOutAcquireIsTimedWithItsWait) {
+    fixture f;
+    prometheus_metrics metrics(prometheus_options{.prefix = "hikaricp", .legacy_hikaricp_names = true});
+    auto pool = f.make(
+        {.name = "orders", .max_size = 1, .min_idle = 1, .acquire_timeout = 1s, .validation_timeout = 500ms});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    auto held = pool->acquire();  // one success, waited 0
+
+    std::error_code ec;
+    std::thread waiter([&] { auto lease = pool->acquire(ec); });
+    f.blocks->wait_blocked(1);
+    f.clock.advance(2s);  // past acquire_timeout on the pool's clock
+    waiter.join();
+    ASSERT_EQ(ec, lifeguard::errc::timeout);
+
+    const auto e = scrape(metrics);
+    const std::map<std::string, std::string> orders{{"pool", "orders"}};
+    EXPECT_EQ(e.value("hikaricp_connections_timeout_total", orders), 1);
+    EXPECT_EQ(e.value("hikaricp_connections_acquire_seconds_count", orders), 2);
+    EXPECT_EQ(e.value("hikaricp_connections_acquire_seconds_bucket", {{"pool", "orders"}, {"le", "1"}}), 1);
+    EXPECT_EQ(e.value("hikaricp_connections_acquire_seconds_bucket", {{"pool", "orders"}, {"le", "2.5"}}), 2);
+    EXPECT_GE(e.value("hikaricp_connections_acquire_seconds_sum", orders), 2.0);
+    EXPECT_GE(e.value("hikaricp_connections_acquire_seconds_max", orders), 2.0);
+    // The legacy simpleclient timer is fed by the same records, in nanoseconds.
+    EXPECT_EQ(e.value("hikaricp_connection_acquired_nanos_count", orders), 2);
+    EXPECT_GE(e.value("hikaricp_connection_acquired_nanos_sum", orders), 2e9);
+}
+
+// A caller refused by max_pending is timed too (HikariCP has no such limit; lifeguard records
+// every acquire that ends without a connection, with what it waited).
+TEST(PoolMetrics, RefusedAcquireIsTimed) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make({.name = "orders", .max_size = 1, .min_idle = 1, .max_pending = 1});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    auto held = pool->acquire();
+    std::thread waiter([&] { auto lease = pool->acquire(); });
+    f.blocks->wait_blocked(1);
+
+    std::error_code ec;
+    auto refused = pool->acquire(ec);
+    EXPECT_EQ(ec, lifeguard::errc::pending_limit);
+    auto e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_rejected_total", {{"pool", "orders"}}), 1);
+    EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_count", {{"pool", "orders"}}), 2);
+
+    held.release();
+    waiter.join();
+    e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_acquire_seconds_count", {{"pool", "orders"}}), 3);
 }
 
 TEST(PoolMetrics, LeaksAreCounted) {

@@ -9,7 +9,8 @@
 //     metrics->attach(orders_pool);           // any number of pools, one collectable
 //
 // Families (with prefix p; the default p is "lifeguard", "hikaricp" gives the names the
-// Micrometer-based Grafana dashboards 6083, 20729 and 19004/6756 query; add
+// Micrometer-based Grafana dashboards 6083, 20729 and 19004/6756 query in their HikariCP panels;
+// their variables read JVM series and need the recipe in dashboards/README.md; add
 // legacy_hikaricp_names for dashboard 17313). Every sample carries
 // `pool="<pool name>"` and the constant labels.
 //
@@ -19,7 +20,10 @@
 //   p_connections_pending                gauge      callers waiting (sync and async together)
 //   p_connections_max / p_connections_min gauge     max_size / min_idle
 //   p_connections_timeout_total          counter    acquires that ran out of time
-//   p_connections_acquire_seconds        histogram  wait for a connection (0 when none)
+//   p_connections_acquire_seconds        histogram  wait of every acquire, served or failed (timed
+//                                                   out, refused, failed by the deadlock detector,
+//                                                   pool closed), 0 when a connection was ready;
+//                                                   see docs/metrics.md for HikariCP's rule
 //   p_connections_usage_seconds          histogram  how long leases were held
 //   p_connections_creation_seconds       histogram  how long opening a connection took
 //   p_connections_{acquire,usage,creation}_seconds_max
@@ -42,7 +46,7 @@
 // uncontended atomic adds per event.
 //
 // Resolution: acquire waits are timed with the precise clock (only callers that waited; the
-// others count as 0); usage comes from the pool's coarse clock (a few ms on Linux), so usage
+// others count as 0; a failed acquire records pool_diagnostics::waited); usage comes from the pool's coarse clock (a few ms on Linux), so usage
 // buckets below ~5 ms mostly separate "0" from the rest; creation is precise.
 //
 // A pool stops exporting when it is destroyed (the observer's on_detach).
