@@ -1,12 +1,17 @@
 // Prometheus metrics for lifeguard pools, named like HikariCP's Micrometer metrics.
 //
 // `prometheus_metrics` is a `prometheus::Collectable`: register it with your own Exposer (or
-// Registry-driven push code) and attach it to each pool. lifeguard never owns an HTTP exposer.
+// Registry-driven push code) and give each pool one of its observers, the way every observer
+// (detector, logging) is attached. lifeguard never owns an HTTP exposer; the CMake target
+// lifeguard::prometheus links prometheus-cpp's pull library, so prometheus::Exposer links.
 //
+//     prometheus::Exposer exposer{"0.0.0.0:9464"};
 //     auto metrics = std::make_shared<lifeguard::prometheus_metrics>(
 //         lifeguard::prometheus_options{.prefix = "hikaricp", .constant_labels = {{"application", "shop"}}});
-//     exposer.RegisterCollectable(metrics);   // the caller keeps `metrics` alive
-//     metrics->attach(orders_pool);           // any number of pools, one collectable
+//     exposer.RegisterCollectable(metrics);          // the caller keeps `metrics` alive
+//     orders_pool.add_observer(metrics->make_observer());   // any number of pools, one collectable
+//
+// README.md "Metrics and logs" has the whole program and the CMake lines.
 //
 // Families (with prefix p; the default p is "lifeguard", "hikaricp" gives the names the
 // Micrometer-based Grafana dashboards 6083, 20729 and 19004/6756 query in their HikariCP panels;
@@ -137,8 +142,9 @@ public:
         pool.add_observer(make_observer());
     }
 
-    /// A fresh observer for exactly one pool (what attach() adds). An observer attached to a
-    /// second pool ignores it. If two attached pools share a name, only the first is exported.
+    /// A fresh observer for exactly one pool: `pool.add_observer(metrics->make_observer())`
+    /// (attach() does the same after checking the name). An observer attached to a second pool
+    /// ignores it. If two attached pools share a name, only the first is exported.
     std::shared_ptr<pool_observer> make_observer();
 
     /// True while a pool of this name is attached and not yet destroyed.

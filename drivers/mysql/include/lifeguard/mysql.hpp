@@ -1,11 +1,17 @@
 // The MySQL/MariaDB driver (mysql-connector-cpp 1.1, JDBC-style API) for lifeguard pools, and
 // a small exec helper for tests and examples.
 //
-//     lifeguard::pool<lifeguard::mysql_driver> pool{lifeguard::mysql_driver{{
+//     lifeguard::pool<lifeguard::mysql::driver> pool{lifeguard::mysql::driver{{
 //         .url = "tcp://127.0.0.1:3306", .user = "app", .password = secret, .schema = "app"}}};
 //     auto lease = pool.acquire();
-//     auto rows = lifeguard::exec(lease, "SELECT id FROM t WHERE name = ?", {"x"});
+//     auto rows = lifeguard::mysql::exec(lease, "SELECT id FROM t WHERE name = ?", {"x"});
 //     sql::Connection* raw = lease->native_handle();   // the full Connector/C++ API
+//
+// Names. `lifeguard::mysql::driver`, `::options`, `::connection`, `::error`, `::result`, `::row`
+// and `::exec` are the spelling to write; they are the same entities as the older
+// `lifeguard::mysql_driver`, `mysql_options`, ... and `lifeguard::exec`, which keep working.
+// The driver takes its options only (a URL alone has no user): `driver{"tcp://..."}` does not
+// compile and says so.
 //
 // Return. The pool's reset rolls back when autocommit is off (and turns it back on), or when a
 // transaction may be open: exec() tracks BEGIN/START TRANSACTION .. COMMIT/ROLLBACK, and any
@@ -129,6 +135,15 @@ public:
     /// Throws mysql_error when the options are unusable (empty url, bad timeouts).
     explicit mysql_driver(mysql_options options);
 
+    /// Not a constructor: a URL string alone names no user or password. Gives a one-line error.
+    template <class Url>
+    requires std::convertible_to<const Url&, std::string_view>
+    explicit mysql_driver(const Url&) {
+        static_assert(sizeof(Url) == 0,
+                      "lifeguard::mysql::driver takes mysql_options, not a URL string: write "
+                      "mysql::driver{{.url = \"tcp://host:3306\", .user = ..., .password = ...}}");
+    }
+
     /// Opens a connection before `deadline` (to whole-second precision) or throws mysql_error.
     mysql_connection connect(std::chrono::steady_clock::time_point deadline) const;
     /// True when the server answers a ping within `timeout`. Never throws.
@@ -180,5 +195,16 @@ mysql_result exec(Lease& lease, std::string_view sql,
         throw;
     }
 }
+
+/// The names to write: `lifeguard::mysql::driver{{.url = ..., .user = ...}}`, `lifeguard::mysql::exec`.
+namespace mysql {
+using driver = mysql_driver;
+using options = mysql_options;
+using connection = mysql_connection;
+using error = mysql_error;
+using result = mysql_result;
+using row = mysql_row;
+using lifeguard::exec;
+}  // namespace mysql
 
 }  // namespace lifeguard

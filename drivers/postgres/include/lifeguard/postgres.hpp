@@ -1,10 +1,16 @@
 // The PostgreSQL driver (libpq) for lifeguard pools, and a small exec helper for tests and
 // examples.
 //
-//     lifeguard::pool<lifeguard::postgres_driver> pool{
-//         lifeguard::postgres_driver{{.conninfo = "host=/run/postgresql dbname=app"}}};
+//     lifeguard::pool<lifeguard::postgres::driver> pool{
+//         lifeguard::postgres::driver{"host=/run/postgresql dbname=app"}};
 //     auto lease = pool.acquire();
-//     auto rows = lifeguard::exec(lease, "SELECT id FROM t WHERE name = $1", {"x"});
+//     auto rows = lifeguard::postgres::exec(lease, "SELECT id FROM t WHERE name = $1", {"x"});
+//
+// Names. `lifeguard::postgres::driver`, `::options`, `::connection`, `::error`, `::result`,
+// `::row` and `::exec` are the spelling to write; they are the same entities as the older
+// `lifeguard::postgres_driver`, `postgres_options`, ... and `lifeguard::exec`, which keep
+// working. The driver takes a conninfo string (`driver{"dbname=app"}`) or the full options
+// (`driver{{.conninfo = "dbname=app", .query_timeout = 2s}}`).
 //
 // Session state. A connection goes back to the pool with its transaction rolled back (unless
 // it is idle) and, *when its session may have been changed*, with `reset_query` (default
@@ -35,11 +41,13 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 // libpq's handle, forward-declared so that this header does not pull in libpq-fe.h.
@@ -128,6 +136,14 @@ public:
     /// Throws postgres_error when the conninfo cannot be parsed.
     explicit postgres_driver(postgres_options options);
 
+    /// The same with only a conninfo string or URI: `postgres_driver{"host=... dbname=..."}`.
+    /// Throws postgres_error for a null `const char*`.
+    template <class Conninfo>
+    requires(std::convertible_to<const Conninfo&, std::string_view> &&
+             !std::same_as<Conninfo, std::nullptr_t>)
+    explicit postgres_driver(const Conninfo& conninfo)
+        : postgres_driver(postgres_options{.conninfo = conninfo_text(conninfo)}) {}
+
     /// Opens a connection before `deadline` or throws postgres_error.
     postgres_connection connect(std::chrono::steady_clock::time_point deadline) const;
     /// True when the connection answers an empty query within `timeout`. Never throws.
@@ -142,6 +158,15 @@ public:
     const postgres_options& options() const noexcept { return options_; }
 
 private:
+    template <class Conninfo>
+    static std::string conninfo_text(const Conninfo& conninfo) {
+        if constexpr (std::is_pointer_v<Conninfo>) {
+            if (conninfo == nullptr)
+                throw postgres_error("postgres: invalid conninfo: a null pointer", "", false);
+        }
+        return std::string(std::string_view(conninfo));
+    }
+
     postgres_options options_;
     std::string secret_;
     std::string description_;
@@ -181,5 +206,16 @@ postgres_result exec(Lease& lease, std::string_view sql,
         throw;
     }
 }
+
+/// The names to write: `lifeguard::postgres::driver{"dbname=app"}`, `lifeguard::postgres::exec`.
+namespace postgres {
+using driver = postgres_driver;
+using options = postgres_options;
+using connection = postgres_connection;
+using error = postgres_error;
+using result = postgres_result;
+using row = postgres_row;
+using lifeguard::exec;
+}  // namespace postgres
 
 }  // namespace lifeguard
