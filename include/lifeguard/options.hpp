@@ -23,8 +23,9 @@ enum class deadlock_policy {
 /// A duration option set to `forever` never runs out. Per option: acquire_timeout waits (and
 /// opens a connection) without a deadline; idle_timeout and max_lifetime never retire;
 /// keepalive_interval and leak_detection_threshold are off; alive_bypass_window never validates
-/// on borrow. `std::chrono::milliseconds::max()` is the same value. Any duration too long to
-/// count in nanoseconds (about 292 years) behaves like forever.
+/// on borrow; validation_timeout and housekeeping_interval reject it (at most 1 h).
+/// `std::chrono::milliseconds::max()` is the same value. Any duration too long to count in
+/// nanoseconds (about 292 years) behaves like forever.
 inline constexpr std::chrono::milliseconds forever = std::chrono::milliseconds::max();
 
 struct pool_options {
