@@ -1,4 +1,5 @@
 // Validation of pool_options: every rule in one place, each failure naming field, value, rule.
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -10,7 +11,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string show(milliseconds d) { return std::to_string(d.count()) + " ms"; }
+std::string show(milliseconds d) { return d == forever ? std::string("forever") : std::to_string(d.count()) + " ms"; }
 std::string show(std::size_t n) {
     return n == pool_options::unbounded ? std::string("unbounded") : std::to_string(n);
 }
@@ -27,6 +28,21 @@ void check_name(const std::string& name) {
     }
 }
 
+// A duration that must lie in [low, high].
+void check_range(const std::string& pool, const char* field, milliseconds d, milliseconds low, milliseconds high) {
+    if (d < low) reject(pool, field, show(d), ("must be at least " + show(low)).c_str());
+    if (d > high) reject(pool, field, show(d), ("must be at most " + show(high)).c_str());
+}
+
+// A duration where 0 and forever both mean `none` ("never", "off"); any other value must be
+// at least `low`.
+void check_none_or_at_least(const std::string& pool, const char* field, milliseconds d, milliseconds low,
+                            const char* none) {
+    if (d.count() < 0 || (d.count() > 0 && d < low))
+        reject(pool, field, show(d),
+               ("must be 0 or forever (" + std::string(none) + "), or at least " + show(low)).c_str());
+}
+
 }  // namespace
 
 pool_options validated(pool_options o) {
@@ -40,26 +56,22 @@ pool_options validated(pool_options o) {
     if (o.min_idle == pool_options::same_as_max_size) o.min_idle = o.max_size;
     if (o.min_idle > o.max_size)
         reject(p, "min_idle", show(o.min_idle), ("must not exceed max_size (" + show(o.max_size) + ")").c_str());
-    if (o.acquire_timeout < milliseconds(250)) reject(p, "acquire_timeout", show(o.acquire_timeout), "must be at least 250 ms");
-    if (o.validation_timeout < milliseconds(250))
-        reject(p, "validation_timeout", show(o.validation_timeout), "must be at least 250 ms");
-    if (o.validation_timeout >= o.acquire_timeout)
-        reject(p, "validation_timeout", show(o.validation_timeout),
-               ("must be less than acquire_timeout (" + show(o.acquire_timeout) + ")").c_str());
-    if (o.max_lifetime.count() < 0 || (o.max_lifetime.count() > 0 && o.max_lifetime < milliseconds(30000)))
-        reject(p, "max_lifetime", show(o.max_lifetime), "must be 0 (forever) or at least 30000 ms");
-    if (o.idle_timeout.count() < 0 || (o.idle_timeout.count() > 0 && o.idle_timeout < milliseconds(10000)))
-        reject(p, "idle_timeout", show(o.idle_timeout), "must be 0 (never) or at least 10000 ms");
-    if (o.keepalive_interval.count() < 0 || (o.keepalive_interval.count() > 0 && o.keepalive_interval < milliseconds(30000)))
-        reject(p, "keepalive_interval", show(o.keepalive_interval), "must be 0 (off) or at least 30000 ms");
-    if (o.leak_detection_threshold.count() < 0 ||
-        (o.leak_detection_threshold.count() > 0 && o.leak_detection_threshold < milliseconds(2000)))
-        reject(p, "leak_detection_threshold", show(o.leak_detection_threshold), "must be 0 (off) or at least 2000 ms");
-    if (o.alive_bypass_window.count() < 0)
-        reject(p, "alive_bypass_window", show(o.alive_bypass_window), "must not be negative");
+    check_range(p, "acquire_timeout", o.acquire_timeout, 250ms, forever);
+    if (o.validation_timeout == pool_options::follows_acquire_timeout) {
+        o.validation_timeout = std::min<milliseconds>(5s, o.acquire_timeout / 2);
+    } else {
+        check_range(p, "validation_timeout", o.validation_timeout, 250ms, 1h);
+        if (o.validation_timeout >= o.acquire_timeout)
+            reject(p, "validation_timeout", show(o.validation_timeout),
+                   ("must be less than acquire_timeout (" + show(o.acquire_timeout) + ")").c_str());
+    }
+    check_none_or_at_least(p, "max_lifetime", o.max_lifetime, 30s, "never");
+    check_none_or_at_least(p, "idle_timeout", o.idle_timeout, 10s, "never");
+    check_none_or_at_least(p, "keepalive_interval", o.keepalive_interval, 30s, "off");
+    check_none_or_at_least(p, "leak_detection_threshold", o.leak_detection_threshold, 2s, "off");
+    check_range(p, "alive_bypass_window", o.alive_bypass_window, 0ms, forever);
     if (o.max_pending < 1) reject(p, "max_pending", show(o.max_pending), "must be at least 1 (or unbounded)");
-    if (o.housekeeping_interval < milliseconds(100))
-        reject(p, "housekeeping_interval", show(o.housekeeping_interval), "must be at least 100 ms");
+    check_range(p, "housekeeping_interval", o.housekeeping_interval, 100ms, 1h);
     switch (o.on_deadlock) {
     case deadlock_policy::ignore:
     case deadlock_policy::report:

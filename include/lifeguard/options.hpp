@@ -20,52 +20,68 @@ enum class deadlock_policy {
     abort,      ///< report, then std::abort() (for tests and fail-loudly environments)
 };
 
+/// A duration option set to `forever` never runs out. Per option: acquire_timeout waits (and
+/// opens a connection) without a deadline; idle_timeout and max_lifetime never retire;
+/// keepalive_interval and leak_detection_threshold are off; alive_bypass_window never validates
+/// on borrow; validation_timeout and housekeeping_interval reject it (at most 1 h).
+/// `std::chrono::milliseconds::max()` is the same value. Any duration too long to count in
+/// nanoseconds (about 292 years) behaves like forever.
+inline constexpr std::chrono::milliseconds forever = std::chrono::milliseconds::max();
+
 struct pool_options {
     /// Shown in logs, metrics and reports. Default: "pool-N" (N counts pools in this process).
     /// Must be printable ASCII without spaces or quotes, at most 64 characters.
     std::string name{};
 
-    /// Most connections open at once (idle + leased + being validated). Default 10; >= 1.
+    /// Most connections open at once (idle + leased + being validated). Default 10;
+    /// 1 <= max_size <= 100000.
     std::size_t max_size = 10;
 
     /// Idle connections the worker keeps ready. Default: same as max_size (a fixed-size pool,
     /// as HikariCP recommends). 0 <= min_idle <= max_size.
     std::size_t min_idle = same_as_max_size;
 
-    /// How long acquire() waits before failing with errc::timeout. Default 30 s; >= 250 ms.
-    /// Also the deadline for opening one connection.
+    /// How long acquire() waits before failing with errc::timeout. Default 30 s; >= 250 ms;
+    /// forever = wait until a connection comes (or the pool closes). Also the deadline for
+    /// opening one connection (none when forever).
     std::chrono::milliseconds acquire_timeout = 30s;
 
-    /// Upper bound on one validation (is_valid). Default 5 s; >= 250 ms and < acquire_timeout.
-    std::chrono::milliseconds validation_timeout = 5s;
+    /// Upper bound on one validation (is_valid). Default (follows_acquire_timeout): half of
+    /// acquire_timeout, at most 5 s (HikariCP's default, reached from acquire_timeout = 10 s on),
+    /// so any acquire_timeout gives a valid pool. Set: >= 250 ms, < acquire_timeout, <= 1 h.
+    std::chrono::milliseconds validation_timeout = follows_acquire_timeout;
 
-    /// Idle connections above min_idle are closed after this long. Default 10 min; 0 = never;
-    /// otherwise >= 10 s. No effect when min_idle == max_size, and none beyond max_lifetime
-    /// (which retires connections first).
+    /// Idle connections above min_idle are closed after this long. Default 10 min; 0 or
+    /// forever = never; otherwise >= 10 s. No effect when min_idle == max_size, and none beyond
+    /// max_lifetime (which retires connections first). Checked at least every
+    /// housekeeping_interval.
     std::chrono::milliseconds idle_timeout = 10min;
 
     /// Connections are retired after this long (each gets up to 2.5% less, so they do not all
-    /// expire together). Default 30 min; 0 = forever; otherwise >= 30 s.
+    /// expire together). Default 30 min; 0 or forever = never; otherwise >= 30 s.
     std::chrono::milliseconds max_lifetime = 30min;
 
-    /// Idle connections are validated this often in the background. Default 2 min; 0 = off;
-    /// otherwise >= 30 s (a connection retired by max_lifetime first is never kept alive).
+    /// Idle connections are validated this often in the background. Default 2 min; 0 or
+    /// forever = off; otherwise >= 30 s (a connection retired by max_lifetime first is never
+    /// kept alive).
     std::chrono::milliseconds keepalive_interval = 2min;
 
     /// A lease held longer than this is reported once as a possible leak (never reclaimed).
-    /// Default 0 = off; otherwise >= 2 s.
+    /// Default 0 = off (forever is off too); otherwise >= 2 s.
     std::chrono::milliseconds leak_detection_threshold = 0ms;
 
     /// A connection idle for less than this is lent without validation. Default 500 ms;
-    /// 0 = validate on every borrow; >= 0.
+    /// 0 = validate on every borrow; forever = never validate on borrow; >= 0.
     std::chrono::milliseconds alive_bypass_window = 500ms;
 
     /// Most callers allowed to wait at once; one more is refused at once with
     /// errc::pending_limit. Default unbounded; >= 1.
     std::size_t max_pending = unbounded;
 
-    /// How often the worker retires idle connections, refills and checks for leaks and clock
-    /// leaps. Default 30 s; >= 100 ms.
+    /// How often the worker retires idle connections above min_idle and checks for clock
+    /// leaps (lifetimes, keepalives, leaks and refills are scheduled on their own). Default
+    /// 30 s; 100 ms <= housekeeping_interval <= 1 h (forever is rejected: idle_timeout would
+    /// never be applied).
     std::chrono::milliseconds housekeeping_interval = 30s;
 
     /// What an attached deadlock detector does on this pool. Default report.
@@ -73,10 +89,13 @@ struct pool_options {
 
     static constexpr std::size_t same_as_max_size = std::numeric_limits<std::size_t>::max();
     static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
+    /// validation_timeout's "not set": validated() replaces it by min(5 s, acquire_timeout / 2).
+    static constexpr std::chrono::milliseconds follows_acquire_timeout = std::chrono::milliseconds::min();
 };
 
-/// Checks every option and fills the defaults (name, min_idle). Throws `options_error` naming
-/// the first bad field, its value and the rule. Called by the pool's constructor.
+/// Checks every option and fills the defaults (name, min_idle, validation_timeout). Throws
+/// `options_error` naming the first bad field, its value and the rule. Called by the pool's
+/// constructor.
 pool_options validated(pool_options options);
 
 }  // namespace lifeguard

@@ -42,6 +42,7 @@
 #include <type_traits>
 
 #include "lifeguard/detail/asio_error.hpp"
+#include "lifeguard/detail/saturating_time.hpp"
 #include "lifeguard/detail/waiter.hpp"
 #include "lifeguard/errors.hpp"
 #include "lifeguard/owner.hpp"
@@ -131,9 +132,7 @@ private:
             return;
         }
         since = core_->clock_now_ns();
-        deadline =
-            since +
-            std::chrono::duration_cast<std::chrono::nanoseconds>(core_->options().acquire_timeout).count();
+        deadline = add_ns(since, to_ns(core_->options().acquire_timeout));
         if constexpr (!asio_timed) subscription_ = clock().subscribe([this] { on_clock_advanced(); });
         refs_.fetch_add(1, std::memory_order_relaxed);  // the engine's, handed on by deliver()
         core_->enqueue_async(*this);  // refusals (closed, queue full) are delivered as failures

@@ -12,6 +12,7 @@
 #include <functional>
 #include <mutex>
 
+#include "lifeguard/detail/saturating_time.hpp"
 #include "lifeguard/detail/tick_clock.hpp"
 
 namespace lifeguard::detail {
@@ -53,7 +54,5 @@ void wait_until(const Clock&, std::condition_variable& cv, std::unique_lock<std:
         cv.wait(lock);
     }
 }
-
-inline constexpr std::int64_t to_ns(std::chrono::nanoseconds d) noexcept { return d.count(); }
 
 }  // namespace lifeguard::detail

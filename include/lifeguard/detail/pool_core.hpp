@@ -659,7 +659,7 @@ private:
                                std::int64_t started, std::error_code& ec,
                                std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
         if (started == 0) started = precise_now(clock_);
-        const std::int64_t deadline = started + to_ns(options_.acquire_timeout);
+        const std::int64_t deadline = add_ns(started, to_ns(options_.acquire_timeout));
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         for (;;) {
             sync_waiter w;
@@ -1057,19 +1057,19 @@ private:
     /// When the worker must look again (steady clock ns): housekeeping, lifetimes, keepalives,
     /// leak thresholds, backoff.
     std::int64_t next_due_locked() const noexcept {
-        std::int64_t due = last_housekeeping_ + to_ns(options_.housekeeping_interval);
+        std::int64_t due = add_ns(last_housekeeping_, to_ns(options_.housekeeping_interval));
         for (std::size_t i = 0; i < n_; ++i) {
             const slot_type& s = slots_[i];
             const auto st = s.state.load(std::memory_order_relaxed);
             if (st == slot_idle) {
                 due = std::min(due, s.expires_at);
                 if (options_.keepalive_interval.count() > 0)
-                    due = std::min(due, std::max(s.last_used.load(std::memory_order_relaxed),
-                                                 s.last_checked.load(std::memory_order_relaxed)) +
-                                            to_ns(options_.keepalive_interval));
+                    due = std::min(due, add_ns(std::max(s.last_used.load(std::memory_order_relaxed),
+                                                        s.last_checked.load(std::memory_order_relaxed)),
+                                               to_ns(options_.keepalive_interval)));
             } else if (st == slot_leased && options_.leak_detection_threshold.count() > 0 &&
                        s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed)) {
-                due = std::min(due, s.acquired_at.load(std::memory_order_relaxed) + to_ns(options_.leak_detection_threshold));
+                due = std::min(due, add_ns(s.acquired_at.load(std::memory_order_relaxed), to_ns(options_.leak_detection_threshold)));
             }
         }
         if (needs_connection_locked() && next_connect_at_ > 0) due = std::min(due, next_connect_at_);
@@ -1104,7 +1104,7 @@ private:
         }
         if (!s) return false;
         lock.unlock();
-        const auto real_deadline = std::chrono::steady_clock::now() + options_.acquire_timeout;
+        const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), options_.acquire_timeout);
         const std::int64_t began = precise_now(clock_);
         std::string error;
         try {
@@ -1160,7 +1160,7 @@ private:
         jitter_state_ ^= jitter_state_ >> 7;
         jitter_state_ ^= jitter_state_ << 17;
         const std::int64_t jitter = static_cast<std::int64_t>(jitter_state_ % static_cast<std::uint64_t>(life / 40 + 1));
-        return created + life - jitter;
+        return add_ns(created, life - jitter);
     }
 
     /// Retires idle connections past their lifetime, and past idle_timeout above min_idle.
