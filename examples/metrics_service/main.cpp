@@ -16,10 +16,10 @@
 // --listen with port 0 picks a free port. The first line on stdout is
 // "listening on http://ADDRESS:PORT/metrics". The exposer is the application's (lifeguard only
 // provides the prometheus::Collectable).
-#include <CLI/CLI.hpp>
 #include <prometheus/exposer.h>
 #include <pthread.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -94,9 +94,10 @@ std::string check_listen(const std::string& value) {
 // Prints the help and exits 0 on --help; names the flag and the value and exits 2 on bad usage.
 settings parse(int argc, char** argv) {
     settings s;
-    CLI::App app{"Pools over a simulated database that export lifeguard metrics to Prometheus and log "
-                 "through spdlog.\nSIGUSR1 provokes a deadlock on pool 'ids'; SIGTERM or SIGINT stops.",
-                 "metrics_service"};
+    CLI::App app{
+        "Pools over a simulated database that export lifeguard metrics to Prometheus and log "
+        "through spdlog.\nSIGUSR1 provokes a deadlock on pool 'ids'; SIGTERM or SIGINT stops.",
+        "metrics_service"};
     app.add_option("--listen", s.listen, "where to serve /metrics (port 0 picks a free port)")
         ->type_name("ADDRESS:PORT")
         ->check(CLI::Validator(check_listen, ""))

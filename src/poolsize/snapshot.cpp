@@ -20,7 +20,8 @@ constexpr int supported_version = 1;
 std::string shown(const json& value) {
     constexpr std::size_t longest = 60;
     std::string text = value.dump();
-    if (text.size() > longest) text = text.substr(0, longest) + "... (" + std::to_string(text.size()) + " chars)";
+    if (text.size() > longest)
+        text = text.substr(0, longest) + "... (" + std::to_string(text.size()) + " chars)";
     return text;
 }
 

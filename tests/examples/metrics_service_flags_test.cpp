@@ -50,7 +50,8 @@ TEST_P(MetricsServiceBadUsage, ExitsTwoNamingTheFlagAndTheValue) {
     EXPECT_FALSE(r.stopped) << "the service started";
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_EQ(r.out, "");
-    EXPECT_EQ(r.err, "metrics_service: " + GetParam().message + "\nRun 'metrics_service --help' for usage.\n");
+    EXPECT_EQ(r.err,
+              "metrics_service: " + GetParam().message + "\nRun 'metrics_service --help' for usage.\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(

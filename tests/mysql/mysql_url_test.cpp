@@ -38,22 +38,24 @@ struct accepted_case {
 class MysqlUrlAccepted : public ::testing::TestWithParam<accepted_case> {};
 
 TEST_P(MysqlUrlAccepted, IsDescribedByItsParts) {
-    const mysql_driver d(mysql_options{.url = GetParam().url, .user = "app", .password = secret, .schema = {}});
+    const mysql_driver d(
+        mysql_options{.url = GetParam().url, .user = "app", .password = secret, .schema = {}});
     EXPECT_EQ(d.describe(), GetParam().description);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Forms, MysqlUrlAccepted,
-    ::testing::Values(accepted_case{"tcp://127.0.0.1:3306", "mysql 127.0.0.1:3306/ user=app"},
-                      accepted_case{"tcp://db-1.example.com", "mysql db-1.example.com:3306/ user=app"},
-                      accepted_case{"tcp://db_host:1", "mysql db_host:1/ user=app"},
-                      accepted_case{"tcp://h:65535/", "mysql h:65535/ user=app"},
-                      accepted_case{"tcp://h:003306", "mysql h:3306/ user=app"},
-                      accepted_case{"tcp://127.0.0.1:3306/app", "mysql 127.0.0.1:3306/app user=app"},
-                      accepted_case{"tcp://[::1]:3307", "mysql [::1]:3307/ user=app"},
-                      accepted_case{"tcp://[::ffff:127.0.0.1]/app", "mysql [::ffff:127.0.0.1]:3306/app user=app"},
-                      accepted_case{"unix:///run/mysqld/mysqld.sock", "mysql unix:/run/mysqld/mysqld.sock/ user=app"},
-                      accepted_case{"unix://relative.sock", "mysql unix:relative.sock/ user=app"}));
+    ::testing::Values(
+        accepted_case{"tcp://127.0.0.1:3306", "mysql 127.0.0.1:3306/ user=app"},
+        accepted_case{"tcp://db-1.example.com", "mysql db-1.example.com:3306/ user=app"},
+        accepted_case{"tcp://db_host:1", "mysql db_host:1/ user=app"},
+        accepted_case{"tcp://h:65535/", "mysql h:65535/ user=app"},
+        accepted_case{"tcp://h:003306", "mysql h:3306/ user=app"},
+        accepted_case{"tcp://127.0.0.1:3306/app", "mysql 127.0.0.1:3306/app user=app"},
+        accepted_case{"tcp://[::1]:3307", "mysql [::1]:3307/ user=app"},
+        accepted_case{"tcp://[::ffff:127.0.0.1]/app", "mysql [::ffff:127.0.0.1]:3306/app user=app"},
+        accepted_case{"unix:///run/mysqld/mysqld.sock", "mysql unix:/run/mysqld/mysqld.sock/ user=app"},
+        accepted_case{"unix://relative.sock", "mysql unix:relative.sock/ user=app"}));
 
 TEST(MysqlUrl, SchemaInTheUrlAndTheOptionsMustAgree) {
     EXPECT_EQ(error_for("tcp://h:3306/app", "app"), "");
@@ -80,43 +82,55 @@ INSTANTIATE_TEST_SUITE_P(
     Urls, MysqlUrlRejected,
     ::testing::Values(
         rejected_case{"", "mysql: url is empty; " + expected},
-        rejected_case{"tcp://127.0.0.1:notaport",
-                      "mysql: url \"tcp://127.0.0.1:notaport\": port \"notaport\" is not a number (1..65535)"},
+        rejected_case{
+            "tcp://127.0.0.1:notaport",
+            "mysql: url \"tcp://127.0.0.1:notaport\": port \"notaport\" is not a number (1..65535)"},
         rejected_case{"bogus://x", "mysql: url \"bogus://x\": unsupported scheme \"bogus://\"; " + expected},
         rejected_case{"TCP://h", "mysql: url \"TCP://h\": unsupported scheme \"TCP://\"; " + expected},
         rejected_case{"127.0.0.1:3306", "mysql: url \"127.0.0.1:3306\": no scheme; " + expected},
-        rejected_case{"pipe://MySQL",
-                      "mysql: url \"pipe://MySQL\": pipe:// (Windows named pipes) is not supported; use tcp:// "
-                      "or unix://"},
-        rejected_case{"tcp://", "mysql: url \"tcp://\": the host is empty (an IPv6 address goes in brackets: "
-                                "tcp://[::1]:3306)"},
-        rejected_case{"tcp://:3306", "mysql: url \"tcp://:3306\": the host is empty (an IPv6 address goes in "
-                                     "brackets: tcp://[::1]:3306)"},
-        rejected_case{"tcp://::1:3306", "mysql: url \"tcp://::1:3306\": the host is empty (an IPv6 address goes "
-                                        "in brackets: tcp://[::1]:3306)"},
-        rejected_case{"tcp://[]:3306", "mysql: url \"tcp://[]:3306\": the host is empty (an IPv6 address goes in "
-                                       "brackets: tcp://[::1]:3306)"},
+        rejected_case{
+            "pipe://MySQL",
+            "mysql: url \"pipe://MySQL\": pipe:// (Windows named pipes) is not supported; use tcp:// "
+            "or unix://"},
+        rejected_case{"tcp://",
+                      "mysql: url \"tcp://\": the host is empty (an IPv6 address goes in brackets: "
+                      "tcp://[::1]:3306)"},
+        rejected_case{"tcp://:3306",
+                      "mysql: url \"tcp://:3306\": the host is empty (an IPv6 address goes in "
+                      "brackets: tcp://[::1]:3306)"},
+        rejected_case{"tcp://::1:3306",
+                      "mysql: url \"tcp://::1:3306\": the host is empty (an IPv6 address goes "
+                      "in brackets: tcp://[::1]:3306)"},
+        rejected_case{"tcp://[]:3306",
+                      "mysql: url \"tcp://[]:3306\": the host is empty (an IPv6 address goes in "
+                      "brackets: tcp://[::1]:3306)"},
         rejected_case{"tcp://[::1:3306", "mysql: url \"tcp://[::1:3306\": '[' without ']' in the host"},
         rejected_case{"tcp://[db]:3306", "mysql: url \"tcp://[db]:3306\": host [db] is not an IPv6 address"},
         rejected_case{"tcp://[db.example.com]",
                       "mysql: url \"tcp://[db.example.com]\": host [db.example.com] is not an IPv6 address"},
-        rejected_case{"tcp://[::1]3306", "mysql: url \"tcp://[::1]3306\": unexpected \"3306\" after the host [::1]"},
-        rejected_case{"tcp://db,replica:3306",
-                      "mysql: url \"tcp://db,replica:3306\": host \"db,replica\" has the character ',' (a name, "
-                      "an IPv4 address or an IPv6 address in brackets)"},
+        rejected_case{"tcp://[::1]3306",
+                      "mysql: url \"tcp://[::1]3306\": unexpected \"3306\" after the host [::1]"},
+        rejected_case{
+            "tcp://db,replica:3306",
+            "mysql: url \"tcp://db,replica:3306\": host \"db,replica\" has the character ',' (a name, "
+            "an IPv4 address or an IPv6 address in brackets)"},
         rejected_case{"tcp://db host:3306",
                       "mysql: url \"tcp://db host:3306\": a space or control character"},
-        rejected_case{"tcp://h:", "mysql: url \"tcp://h:\": the port is empty (1..65535; leave out the ':' for 3306)"},
-        rejected_case{"tcp://h:/app",
-                      "mysql: url \"tcp://h:/app\": the port is empty (1..65535; leave out the ':' for 3306)"},
+        rejected_case{"tcp://h:",
+                      "mysql: url \"tcp://h:\": the port is empty (1..65535; leave out the ':' for 3306)"},
+        rejected_case{
+            "tcp://h:/app",
+            "mysql: url \"tcp://h:/app\": the port is empty (1..65535; leave out the ':' for 3306)"},
         rejected_case{"tcp://h:0", "mysql: url \"tcp://h:0\": port 0 is out of range 1..65535"},
         rejected_case{"tcp://h:00000", "mysql: url \"tcp://h:00000\": port 00000 is out of range 1..65535"},
         rejected_case{"tcp://h:65536", "mysql: url \"tcp://h:65536\": port 65536 is out of range 1..65535"},
-        rejected_case{"tcp://h:99999999999999999999",
-                      "mysql: url \"tcp://h:99999999999999999999\": port 99999999999999999999 is out of range "
-                      "1..65535"},
+        rejected_case{
+            "tcp://h:99999999999999999999",
+            "mysql: url \"tcp://h:99999999999999999999\": port 99999999999999999999 is out of range "
+            "1..65535"},
         rejected_case{"tcp://h:-1", "mysql: url \"tcp://h:-1\": port \"-1\" is not a number (1..65535)"},
-        rejected_case{"tcp://h:+3306", "mysql: url \"tcp://h:+3306\": port \"+3306\" is not a number (1..65535)"},
+        rejected_case{"tcp://h:+3306",
+                      "mysql: url \"tcp://h:+3306\": port \"+3306\" is not a number (1..65535)"},
         rejected_case{"tcp://h:3306:3307",
                       "mysql: url \"tcp://h:3306:3307\": port \"3306:3307\" is not a number (1..65535)"},
         rejected_case{"unix://", "mysql: url \"unix://\": the socket path is empty"}));
@@ -133,12 +147,14 @@ TEST_P(MysqlUrlPassword, NeverAppearsInTheError) {
 
 INSTANTIATE_TEST_SUITE_P(Urls, MysqlUrlPassword,
                          ::testing::Values("tcp://app:hunter2@127.0.0.1:3306", "tcp://app:other@db:3306/app",
-                                           "tcp://127.0.0.1:hunter2", "hunter2://db", "tcp://hunter2 db:3306"));
+                                           "tcp://127.0.0.1:hunter2", "hunter2://db",
+                                           "tcp://hunter2 db:3306"));
 
 TEST(MysqlUrlPassword, UserInfoIsRefusedWithoutQuotingTheUrl) {
     EXPECT_EQ(error_for("tcp://app:s3cret@127.0.0.1:3306"),
               "mysql: url has a user or password before '@' (not supported: set mysql_options::user and "
-              "::password); " + expected);
+              "::password); " +
+                  expected);
 }
 
 }  // namespace

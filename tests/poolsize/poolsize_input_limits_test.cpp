@@ -98,7 +98,8 @@ TEST(PoolsizeSnapshotCap, RefusesAFifoThatDoesNotEnd) {
 TEST(PoolsizeSnapshotCap, RefusesDevZero) {
     // The CPU-time limit only turns a poolsize without a cap from a hang (and a machine out of
     // memory) into a failure; reading 1 MiB takes a tiny fraction of it.
-    const auto r = run_process("prlimit", {"--cpu=5", "--", POOLSIZE_BIN, "--snapshot", "/dev/zero", "--cores", "1"});
+    const auto r =
+        run_process("prlimit", {"--cpu=5", "--", POOLSIZE_BIN, "--snapshot", "/dev/zero", "--cores", "1"});
     expect_refused_at_the_cap(r, "/dev/zero");
 }
 

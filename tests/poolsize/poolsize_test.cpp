@@ -424,14 +424,16 @@ INSTANTIATE_TEST_SUITE_P(
             "TasksAsString",
             with_pools(R"({"name": "app", "observed_tasks": "3", "observed_connections_per_task": 1})"),
             "observed_tasks must be a whole number >= 0, got \"3\""},
-        malformed_case{"HugeTasks", with_pools(R"({"name": "app", "observed_tasks": 99999999999999999999,
+        malformed_case{
+            "HugeTasks", with_pools(R"({"name": "app", "observed_tasks": 99999999999999999999,
                                       "observed_connections_per_task": 1})"),
-                       "pools[0] (\"app\").observed_tasks is too large: 1e+20 (at most 18446744073709551615)"},
+            "pools[0] (\"app\").observed_tasks is too large: 1e+20 (at most 18446744073709551615)"},
         malformed_case{"TwoToTheSixtyFourTasks",
                        with_pools(R"({"name": "app", "observed_tasks": 18446744073709551616,
                                       "observed_connections_per_task": 1})"),
                        "observed_tasks is too large: 1.8446744073709552e+19 (at most 18446744073709551615)"},
-        malformed_case{"WholeFloatMaxSize", with_pools(R"({"name": "app", "max_size": 4.0, "observed_tasks": 1,
+        malformed_case{"WholeFloatMaxSize",
+                       with_pools(R"({"name": "app", "max_size": 4.0, "observed_tasks": 1,
                                       "observed_connections_per_task": 1})"),
                        "pools[0] (\"app\").max_size must be a whole number >= 0, got 4.0"},
         malformed_case{"NegativeMaxSize", with_pools(R"({"name": "app", "max_size": -1, "observed_tasks": 1,
@@ -441,11 +443,11 @@ INSTANTIATE_TEST_SUITE_P(
                        with_pools(R"({"name": "app", "observed_tasks": 1, "observed_connections_per_task": 1,
                                       "nested": [{"outer_site": "a", "inner_site": "b", "depth": "2"}]})"),
                        "pools[0] (\"app\").nested[0].depth must be a whole number >= 0, got \"2\""},
-        malformed_case{"LongWrongStringIsCutShort",
-                       with_pools(R"({"name": "app", "observed_tasks": ")" + std::string(5000, 'x') +
-                                  R"(", "observed_connections_per_task": 1})"),
-                       "observed_tasks must be a whole number >= 0, got \"" + std::string(59, 'x') +
-                           "... (5002 chars)"},
+        malformed_case{
+            "LongWrongStringIsCutShort",
+            with_pools(R"({"name": "app", "observed_tasks": ")" + std::string(5000, 'x') +
+                       R"(", "observed_connections_per_task": 1})"),
+            "observed_tasks must be a whole number >= 0, got \"" + std::string(59, 'x') + "... (5002 chars)"},
         malformed_case{"DuplicateKeyInAPool",
                        with_pools(R"({"name": "app", "observed_tasks": 2, "observed_connections_per_task": 2,
                                       "name": "audit"})"),

@@ -66,7 +66,8 @@ process_result run_process(const std::string& program, const std::vector<std::st
             const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
             if (n > 0) {
                 sinks[i]->append(buffer, static_cast<std::size_t>(n));
-                if (i == 0 && !stop_at.empty() && !result.stopped && result.out.find(stop_at) != std::string::npos) {
+                if (i == 0 && !stop_at.empty() && !result.stopped &&
+                    result.out.find(stop_at) != std::string::npos) {
                     kill(pid, SIGTERM);
                     result.stopped = true;
                 }

@@ -385,8 +385,8 @@ mysql_driver::mysql_driver(mysql_options options)
     const auto url = checked_url(o);
     const std::string& schema = o.schema.empty() ? url.schema : o.schema;
     if (!url.schema.empty() && !o.schema.empty() && url.schema != o.schema) {
-        throw mysql_error(scrub("mysql: schema given twice: \"" + url.schema + "\" in the url and \"" + o.schema +
-                                    "\" in mysql_options::schema",
+        throw mysql_error(scrub("mysql: schema given twice: \"" + url.schema + "\" in the url and \"" +
+                                    o.schema + "\" in mysql_options::schema",
                                 o.password),
                           0, {}, false);
     }
@@ -395,7 +395,8 @@ mysql_driver::mysql_driver(mysql_options options)
         const bool ipv6 = url.host.find(':') != std::string::npos;
         where = (ipv6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
     }
-    description_ = scrub("mysql " + where + "/" + schema + (o.user.empty() ? "" : " user=" + o.user), o.password);
+    description_ =
+        scrub("mysql " + where + "/" + schema + (o.user.empty() ? "" : " user=" + o.user), o.password);
     if (o.read_timeout.count() < 0 || o.write_timeout.count() < 0 || o.reset_timeout.count() <= 0 ||
         o.query_timeout.count() < 0)
         throw mysql_error(description_ + ": timeouts must not be negative (reset_timeout > 0)", 0, {}, false);

@@ -12,8 +12,8 @@ namespace {
 constexpr std::string_view expected = "expected tcp://host[:port][/schema] or unix:///path/to/socket";
 
 bool is_host_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 bool is_ipv6_char(char c) {
@@ -29,8 +29,10 @@ public:
         // Connector/C++ 1.1 has no user info in its urls: it would read it as part of the host.
         // The url is not quoted: what comes before the '@' is likely a password.
         if (url_.find('@') != std::string::npos)
-            fail_unquoted("url has a user or password before '@' (not supported: set mysql_options::user and "
-                          "::password); " + std::string(expected));
+            fail_unquoted(
+                "url has a user or password before '@' (not supported: set mysql_options::user and "
+                "::password); " +
+                std::string(expected));
         for (const char c : url_) {
             if (static_cast<unsigned char>(c) <= ' ' || c == '\x7f') fail("a space or control character");
         }
@@ -43,10 +45,12 @@ public:
             out.socket = std::string(url.substr(7));
             return out;
         }
-        if (url.starts_with("pipe://")) fail("pipe:// (Windows named pipes) is not supported; use tcp:// or unix://");
+        if (url.starts_with("pipe://"))
+            fail("pipe:// (Windows named pipes) is not supported; use tcp:// or unix://");
         const auto scheme_end = url.find("://");
         if (scheme_end == std::string_view::npos) fail("no scheme; " + std::string(expected));
-        fail("unsupported scheme \"" + std::string(url.substr(0, scheme_end + 3)) + "\"; " + std::string(expected));
+        fail("unsupported scheme \"" + std::string(url.substr(0, scheme_end + 3)) + "\"; " +
+             std::string(expected));
     }
 
 private:
@@ -63,7 +67,8 @@ private:
             if (!out.host.empty() && !ipv6) fail("host [" + out.host + "] is not an IPv6 address");
             ++host_end;
             if (host_end < rest.size() && rest[host_end] != ':' && rest[host_end] != '/')
-                fail("unexpected \"" + std::string(rest.substr(host_end)) + "\" after the host [" + out.host + "]");
+                fail("unexpected \"" + std::string(rest.substr(host_end)) + "\" after the host [" + out.host +
+                     "]");
         } else {
             host_end = std::min(rest.find(':'), rest.find('/'));
             if (host_end == std::string_view::npos) host_end = rest.size();
