@@ -11,7 +11,7 @@
 // SIGTERM or SIGINT stops it cleanly.
 //
 //   metrics_service [--listen 127.0.0.1:9464] [--prefix lifeguard] [--application NAME]
-//                   [--load-threads 3]
+//                   [--load-threads 3]      (--help lists them; bad usage exits 2)
 //
 // --listen with port 0 picks a free port. The first line on stdout is
 // "listening on http://ADDRESS:PORT/metrics". The exposer is the application's (lifeguard only
@@ -19,6 +19,7 @@
 #include <prometheus/exposer.h>
 #include <pthread.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -32,7 +33,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -73,30 +73,49 @@ struct settings {
     int load_threads = 3;
 };
 
-[[noreturn]] void usage(const std::string& problem) {
-    std::cerr << "metrics_service: " << problem
-              << "\nusage: metrics_service [--listen ADDRESS:PORT] [--prefix NAME] [--application NAME] "
-                 "[--load-threads N]\n";
-    std::exit(2);
+constexpr int exit_usage = 2;
+
+[[noreturn]] void usage_error(const std::string& problem) {
+    std::cerr << "metrics_service: " << problem << "\nRun 'metrics_service --help' for usage.\n";
+    std::exit(exit_usage);
 }
 
+// The check of --listen: "ADDRESS:PORT" with a port 0..65535. Returns what is wrong, or "".
+std::string check_listen(const std::string& value) {
+    const auto colon = value.rfind(':');
+    if (colon == std::string::npos || colon == 0) return "expected ADDRESS:PORT";
+    const std::string port = value.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(port) > 65535)
+        return "the port must be a number 0..65535";
+    return {};
+}
+
+// Prints the help and exits 0 on --help; names the flag and the value and exits 2 on bad usage.
 settings parse(int argc, char** argv) {
     settings s;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (i + 1 >= argc) usage("missing value for " + std::string(flag));
-        const std::string value = argv[++i];
-        if (flag == "--listen")
-            s.listen = value;
-        else if (flag == "--prefix")
-            s.prefix = value;
-        else if (flag == "--application")
-            s.application = value;
-        else if (flag == "--load-threads") {
-            s.load_threads = std::atoi(value.c_str());
-            if (s.load_threads < 0 || s.load_threads > 64) usage("--load-threads must be 0..64");
-        } else
-            usage("unknown option " + std::string(flag));
+    CLI::App app{
+        "Pools over a simulated database that export lifeguard metrics to Prometheus and log "
+        "through spdlog.\nSIGUSR1 provokes a deadlock on pool 'ids'; SIGTERM or SIGINT stops.",
+        "metrics_service"};
+    app.add_option("--listen", s.listen, "where to serve /metrics (port 0 picks a free port)")
+        ->type_name("ADDRESS:PORT")
+        ->check(CLI::Validator(check_listen, ""))
+        ->capture_default_str();
+    app.add_option("--prefix", s.prefix, "metric name prefix")->type_name("NAME")->capture_default_str();
+    app.add_option("--application", s.application, "value of the constant label 'application'")
+        ->type_name("NAME")
+        ->capture_default_str();
+    app.add_option("--load-threads", s.load_threads, "threads that keep pool 'orders' busy")
+        ->type_name("N")
+        ->check(CLI::Range(0, 64).description("0..64"))
+        ->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Success& e) {
+        std::exit(app.exit(e));  // --help
+    } catch (const CLI::ParseError& e) {
+        usage_error(e.what());
     }
     return s;
 }
@@ -202,7 +221,7 @@ int main(int argc, char** argv) {
         metrics = std::make_shared<lifeguard::prometheus_metrics>(lifeguard::prometheus_options{
             .prefix = config.prefix, .constant_labels = {{"application", config.application}}});
     } catch (const std::invalid_argument& e) {
-        usage(e.what());
+        usage_error(e.what());
     }
     // The detector goes on first, so that the logging observer sees failures with its verdict.
     auto detector = std::make_shared<lifeguard::diagnostics::deadlock_detector>();

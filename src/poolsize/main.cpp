@@ -181,6 +181,7 @@ int run(int argc, char** argv) {
                    "exit 3 if SIZE is below the deadlock-free minimum or the fleet does not fit the server")
         ->type_name("SIZE");
     app.add_flag("--json", args.json, "print one JSON object instead of text");
+    app.set_version_flag("--version", "poolsize " LIFEGUARD_POOLSIZE_VERSION, "print the version and exit");
     reserved->needs(server_max);
     pool->needs(snapshot);
     snapshot->excludes(tasks)->excludes(per_task);
@@ -188,8 +189,8 @@ int run(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);  // prints the help on stdout, status 0
+    } catch (const CLI::Success& e) {
+        return app.exit(e);  // --help or --version: prints it on stdout, status 0
     } catch (const CLI::ParseError& e) {
         std::cerr << "poolsize: " << e.what() << "\nRun 'poolsize --help' for usage.\n";
         return exit_usage;

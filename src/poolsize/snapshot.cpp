@@ -1,15 +1,11 @@
 // Snapshot reading and validation (see snapshot.hpp and docs/poolsize.md).
 #include "snapshot.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
-#include <string_view>
 
+#include "json_input.hpp"
 #include "usage_error.hpp"
 
 namespace lifeguard::poolsize {
@@ -18,6 +14,16 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int supported_version = 1;
+
+// A value as the message shows it: JSON text, cut short so that a wrong 1 MiB string does not
+// become a 1 MiB message.
+std::string shown(const json& value) {
+    constexpr std::size_t longest = 60;
+    std::string text = value.dump();
+    if (text.size() > longest)
+        text = text.substr(0, longest) + "... (" + std::to_string(text.size()) + " chars)";
+    return text;
+}
 
 class reader {
 public:
@@ -29,14 +35,20 @@ public:
 
     // A required or optional whole number; `where` says which field, e.g. `pools[0] ("app").max_size`.
     std::size_t count(const json& value, const std::string& where) const {
+        // nlohmann reads an integer above 2^64 - 1 as a floating-point number.
+        constexpr double beyond_size_max = 18446744073709551616.0;
+        static_assert(std::numeric_limits<std::size_t>::max() == 18446744073709551615u);
+        if (value.is_number_float() && value.get<double>() >= beyond_size_max) {
+            fail(where + " is too large: " + shown(value) + " (at most 18446744073709551615)");
+        }
         if (!value.is_number_unsigned()) {
-            fail(where + " must be a whole number >= 0, got " + value.dump());
+            fail(where + " must be a whole number >= 0, got " + shown(value));
         }
         return value.get<std::size_t>();
     }
 
     std::string text(const json& value, const std::string& where) const {
-        if (!value.is_string()) fail(where + " must be a string, got " + value.dump());
+        if (!value.is_string()) fail(where + " must be a string, got " + shown(value));
         return value.get<std::string>();
     }
 
@@ -47,7 +59,7 @@ public:
     }
 
     nested_acquisition nested(const json& value, const std::string& where) const {
-        if (!value.is_object()) fail(where + " must be an object, got " + value.dump());
+        if (!value.is_object()) fail(where + " must be an object, got " + shown(value));
         nested_acquisition n;
         n.outer_site = text(required(value, "outer_site", where), where + ".outer_site");
         n.inner_site = text(required(value, "inner_site", where), where + ".inner_site");
@@ -59,7 +71,7 @@ public:
 
     snapshot_pool pool(const json& value, std::size_t index) const {
         std::string where = "pools[" + std::to_string(index) + "]";
-        if (!value.is_object()) fail(where + " must be an object, got " + value.dump());
+        if (!value.is_object()) fail(where + " must be an object, got " + shown(value));
         snapshot_pool p;
         p.name = text(required(value, "name", where), where + ".name");
         if (p.name.empty()) fail(where + ".name is empty");
@@ -79,7 +91,7 @@ public:
             if (*p.max_size == 0) fail(where + ".max_size must be at least 1");
         }
         if (const auto it = value.find("nested"); it != value.end() && !it->is_null()) {
-            if (!it->is_array()) fail(where + ".nested must be an array, got " + it->dump());
+            if (!it->is_array()) fail(where + ".nested must be an array, got " + shown(*it));
             for (std::size_t i = 0; i < it->size(); ++i) {
                 p.nested.push_back(nested((*it)[i], where + ".nested[" + std::to_string(i) + "]"));
             }
@@ -88,24 +100,11 @@ public:
     }
 
     snapshot read() const {
-        std::error_code ec;
-        if (std::filesystem::is_directory(path_, ec)) fail("cannot read: it is a directory");
-        std::ifstream in(path_, std::ios::binary);
-        if (!in) fail(std::string("cannot read: ") + std::strerror(errno));
-        std::ostringstream buffer;
-        buffer << in.rdbuf();
-        if (in.bad()) fail(std::string("cannot read: ") + std::strerror(errno));
-
         json root;
         try {
-            root = json::parse(buffer.str());
-        } catch (const json::parse_error& e) {
-            // nlohmann prefixes "[json.exception.parse_error.101] "; the rest says where and why.
-            std::string_view message = e.what();
-            if (const auto close = message.find("] "); close != std::string_view::npos) {
-                message.remove_prefix(close + 2);
-            }
-            fail("not valid JSON: " + std::string(message));
+            root = parse_strict(read_capped(path_, snapshot_max_bytes));
+        } catch (const json_input_error& e) {
+            fail(e.what());
         }
         if (!root.is_object())
             fail("expected a JSON object with \"lifeguard_snapshot\": 1, got " +
@@ -115,12 +114,12 @@ public:
         if (version == root.end())
             fail("no \"lifeguard_snapshot\" field: not a lifeguard diagnostics snapshot");
         if (!version->is_number_integer() || version->get<long long>() != supported_version) {
-            fail("\"lifeguard_snapshot\": " + version->dump() +
+            fail("\"lifeguard_snapshot\": " + shown(*version) +
                  " is not supported (this poolsize reads version " + std::to_string(supported_version) + ")");
         }
 
         const json& pools = required(root, "pools", "the snapshot");
-        if (!pools.is_array()) fail("\"pools\" must be an array, got " + pools.dump());
+        if (!pools.is_array()) fail("\"pools\" must be an array, got " + shown(pools));
         if (pools.empty()) fail("\"pools\" is empty: no pool to size");
 
         snapshot s;

@@ -33,8 +33,14 @@ struct snapshot {
     std::vector<snapshot_pool> pools;  ///< never empty, names unique
 };
 
+/// The largest snapshot poolsize reads (an entry per pool and per nested call-site pair needs
+/// far less); a larger file, or a FIFO or device that never ends, is refused once this much has
+/// been read.
+constexpr std::size_t snapshot_max_bytes = std::size_t{1} << 20;  // 1 MiB
+
 /// Reads and validates `path`. Throws usage_error naming the file and what is wrong: unreadable,
-/// not JSON, another `lifeguard_snapshot` version, a missing or mistyped required field,
+/// not JSON, larger than snapshot_max_bytes, a key twice in one object, another
+/// `lifeguard_snapshot` version, a missing or mistyped required field,
 /// duplicate pool names, or observations that contradict each other. Unknown fields are ignored.
 snapshot read_snapshot(const std::string& path);
 

@@ -64,6 +64,18 @@ TEST_F(MysqlDriver, ConnectsOverTheUnixSocket) {
     EXPECT_TRUE(d.is_valid(c, 1s));
 }
 
+// Connector/C++ reads tcp://host:port/schema itself; the driver's url check lets it through.
+TEST_F(MysqlDriver, SchemaInTheUrlIsTheSessionsDatabase) {
+    ASSERT_FALSE(options_.schema.empty());
+    auto o = options_;
+    o.url = options_.url + "/" + options_.schema;
+    o.schema.clear();
+    mysql_driver d(o);
+    EXPECT_NE(d.describe().find("/" + options_.schema + " user="), std::string::npos) << d.describe();
+    auto c = d.connect(steady::now() + 10s);
+    EXPECT_EQ(exec(c, "SELECT DATABASE()").value(), options_.schema);
+}
+
 TEST_F(MysqlDriver, ValidConnectionAnswers) {
     auto c = connect();
     EXPECT_TRUE(driver_->is_valid(c, 1s));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "run_process.hpp"
+#include "temp_file.hpp"
 
 namespace {
 
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using lifeguard::testing::process_result;
 using lifeguard::testing::run_process;
+using lifeguard::testing::temp_file;
 
 const std::string data_dir = POOLSIZE_TEST_DATA_DIR;
 const std::string golden_dir = POOLSIZE_GOLDEN_DIR;
@@ -68,28 +70,6 @@ std::vector<std::string> operator+(std::vector<std::string> a, const std::vector
     a.insert(a.end(), b.begin(), b.end());
     return a;
 }
-
-// A temporary file with `content`, removed at the end of the test.
-class temp_file {
-public:
-    explicit temp_file(const std::string& content) {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string("poolsize_") + info->test_suite_name() + "_" + info->name() + ".json";
-        std::replace(name.begin(), name.end(), '/', '_');  // parameterized names contain '/'
-        path_ = fs::path(::testing::TempDir()) / name;
-        std::ofstream(path_, std::ios::binary) << content;
-    }
-    ~temp_file() {
-        std::error_code ignored;
-        fs::remove(path_, ignored);
-    }
-    temp_file(const temp_file&) = delete;
-    temp_file& operator=(const temp_file&) = delete;
-    std::string path() const { return path_.string(); }
-
-private:
-    fs::path path_;
-};
 
 // ---- recommendations ----------------------------------------------------------------------
 
@@ -205,6 +185,14 @@ TEST(PoolsizeHelp, ListsEveryOptionAndExitsZero) {
           "--server-max-connections", "--reserved", "--snapshot", "--pool", "--check", "--json", "--pg"}) {
         EXPECT_NE(r.out.find(option), std::string::npos) << option;
     }
+}
+
+TEST(PoolsizeVersion, PrintsTheProjectVersionAndExitsZero) {
+    const auto r = poolsize({"--version"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "poolsize " LIFEGUARD_PROJECT_VERSION "\n");
+    EXPECT_EQ(r.err, "");
+    EXPECT_NE(poolsize({"--help"}).out.find("--version"), std::string::npos);
 }
 
 // ---- check mode ---------------------------------------------------------------------------
@@ -436,9 +424,50 @@ INSTANTIATE_TEST_SUITE_P(
             "TasksAsString",
             with_pools(R"({"name": "app", "observed_tasks": "3", "observed_connections_per_task": 1})"),
             "observed_tasks must be a whole number >= 0, got \"3\""},
-        malformed_case{"HugeTasks", with_pools(R"({"name": "app", "observed_tasks": 99999999999999999999,
+        malformed_case{
+            "HugeTasks", with_pools(R"({"name": "app", "observed_tasks": 99999999999999999999,
                                       "observed_connections_per_task": 1})"),
-                       "observed_tasks must be a whole number >= 0"},
+            "pools[0] (\"app\").observed_tasks is too large: 1e+20 (at most 18446744073709551615)"},
+        malformed_case{"TwoToTheSixtyFourTasks",
+                       with_pools(R"({"name": "app", "observed_tasks": 18446744073709551616,
+                                      "observed_connections_per_task": 1})"),
+                       "observed_tasks is too large: 1.8446744073709552e+19 (at most 18446744073709551615)"},
+        malformed_case{"WholeFloatMaxSize",
+                       with_pools(R"({"name": "app", "max_size": 4.0, "observed_tasks": 1,
+                                      "observed_connections_per_task": 1})"),
+                       "pools[0] (\"app\").max_size must be a whole number >= 0, got 4.0"},
+        malformed_case{"NegativeMaxSize", with_pools(R"({"name": "app", "max_size": -1, "observed_tasks": 1,
+                                      "observed_connections_per_task": 1})"),
+                       "pools[0] (\"app\").max_size must be a whole number >= 0, got -1"},
+        malformed_case{"NestedDepthAsString",
+                       with_pools(R"({"name": "app", "observed_tasks": 1, "observed_connections_per_task": 1,
+                                      "nested": [{"outer_site": "a", "inner_site": "b", "depth": "2"}]})"),
+                       "pools[0] (\"app\").nested[0].depth must be a whole number >= 0, got \"2\""},
+        malformed_case{
+            "LongWrongStringIsCutShort",
+            with_pools(R"({"name": "app", "observed_tasks": ")" + std::string(5000, 'x') +
+                       R"(", "observed_connections_per_task": 1})"),
+            "observed_tasks must be a whole number >= 0, got \"" + std::string(59, 'x') + "... (5002 chars)"},
+        malformed_case{"DuplicateKeyInAPool",
+                       with_pools(R"({"name": "app", "observed_tasks": 2, "observed_connections_per_task": 2,
+                                      "name": "audit"})"),
+                       "duplicate key \"name\" in pools[0]: each key may appear once in an object"},
+        malformed_case{"DuplicateKeyInALaterPool", with_pools(pool_ok + "," + R"({"name": "audit",
+                                      "observed_tasks": 1, "observed_tasks": 9,
+                                      "observed_connections_per_task": 1})"),
+                       "duplicate key \"observed_tasks\" in pools[1]"},
+        malformed_case{"DuplicateKeyNested",
+                       with_pools(R"({"name": "app", "observed_tasks": 1, "observed_connections_per_task": 1,
+                                      "nested": [{"outer_site": "a", "inner_site": "b", "depth": 2},
+                                                 {"outer_site": "a", "depth": 2, "depth": 3}]})"),
+                       "duplicate key \"depth\" in pools[0].nested[1]"},
+        malformed_case{"DuplicateKeyAtTheTop",
+                       R"({"lifeguard_snapshot": 1, "pools": [)" + pool_ok + R"(], "lifeguard_snapshot": 2})",
+                       "duplicate key \"lifeguard_snapshot\" in the top-level object"},
+        malformed_case{"DuplicateKeyInAnIgnoredField",
+                       R"({"lifeguard_snapshot": 1, "pools": [)" + pool_ok +
+                           R"(], "order_edges": [[{"from": "a", "from": "b"}]]})",
+                       "duplicate key \"from\" in order_edges[0][0]"},
         malformed_case{
             "Contradiction",
             with_pools(R"({"name": "app", "observed_tasks": 0, "observed_connections_per_task": 2})"),

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +19,7 @@ extern char** environ;
 namespace lifeguard::testing {
 
 process_result run_process(const std::string& program, const std::vector<std::string>& args,
-                           const std::string& cwd) {
+                           const std::string& cwd, const std::string& stop_at) {
     process_result result;
     int out_pipe[2];
     int err_pipe[2];
@@ -65,6 +66,11 @@ process_result run_process(const std::string& program, const std::vector<std::st
             const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
             if (n > 0) {
                 sinks[i]->append(buffer, static_cast<std::size_t>(n));
+                if (i == 0 && !stop_at.empty() && !result.stopped &&
+                    result.out.find(stop_at) != std::string::npos) {
+                    kill(pid, SIGTERM);
+                    result.stopped = true;
+                }
             } else if (n == 0 || errno != EINTR) {
                 close(fds[i].fd);
                 fds[i].fd = -1;

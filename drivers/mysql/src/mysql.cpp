@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "mysql_url.hpp"
 #include "sql_text.hpp"
 
 namespace lifeguard {
@@ -37,6 +38,15 @@ std::string scrub(std::string text, const std::string& secret) {
     for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
         text.replace(pos, secret.size(), "***");
     return text;
+}
+
+// The options' url, parsed; its errors without the password.
+drivers_detail::mysql_url checked_url(const mysql_options& o) {
+    try {
+        return drivers_detail::parse_mysql_url(o.url);
+    } catch (const mysql_error& e) {
+        throw mysql_error(scrub(e.what(), o.password), 0, {}, false);
+    }
 }
 
 // get_driver_instance() keeps a process-wide map without a lock in some 1.1 versions, and the
@@ -372,14 +382,21 @@ mysql_driver::mysql_driver(mysql_options options)
     : options_(std::make_shared<const mysql_options>(std::move(options))),
       watchdog_(std::make_shared<mysql_watchdog>()) {
     const auto& o = *options_;
-    std::string where = o.url;
-    if (where.rfind("tcp://", 0) == 0)
-        where = where.substr(6);
-    else if (where.rfind("unix://", 0) == 0)
-        where = "unix:" + where.substr(7);
+    const auto url = checked_url(o);
+    const std::string& schema = o.schema.empty() ? url.schema : o.schema;
+    if (!url.schema.empty() && !o.schema.empty() && url.schema != o.schema) {
+        throw mysql_error(scrub("mysql: schema given twice: \"" + url.schema + "\" in the url and \"" +
+                                    o.schema + "\" in mysql_options::schema",
+                                o.password),
+                          0, {}, false);
+    }
+    std::string where = "unix:" + url.socket;
+    if (!url.unix_socket) {
+        const bool ipv6 = url.host.find(':') != std::string::npos;
+        where = (ipv6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
+    }
     description_ =
-        scrub("mysql " + where + "/" + o.schema + (o.user.empty() ? "" : " user=" + o.user), o.password);
-    if (o.url.empty()) throw mysql_error("mysql: url is empty", 0, {}, false);
+        scrub("mysql " + where + "/" + schema + (o.user.empty() ? "" : " user=" + o.user), o.password);
     if (o.read_timeout.count() < 0 || o.write_timeout.count() < 0 || o.reset_timeout.count() <= 0 ||
         o.query_timeout.count() < 0)
         throw mysql_error(description_ + ": timeouts must not be negative (reset_timeout > 0)", 0, {}, false);
@@ -421,12 +438,10 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
             state->id = rs->getUInt64(1);
             const std::string host = rs->getString(2);
             const auto colon = host.rfind(':');
-            const auto url_colon = o.url.rfind(':');
-            if (o.url.rfind("tcp://", 0) == 0 && colon != std::string::npos &&
-                url_colon != std::string::npos) {
+            const auto url = drivers_detail::parse_mysql_url(o.url);  // checked by the constructor
+            if (!url.unix_socket && colon != std::string::npos) {
                 const int local_port = std::atoi(host.c_str() + colon + 1);
-                const int peer_port = std::atoi(o.url.c_str() + url_colon + 1);
-                if (local_port > 0 && peer_port > 0) state->fd = find_socket(local_port, peer_port);
+                if (local_port > 0) state->fd = find_socket(local_port, url.port);
             }
         }
     } catch (const sql::SQLException& e) {

@@ -56,7 +56,8 @@ class Connection;  // Connector/C++'s connection, forward-declared to keep cppco
 namespace lifeguard {
 
 struct mysql_options {
-    /// "tcp://host:port" or "unix:///path/to/mysqld.sock".
+    /// "tcp://host[:port][/schema]" (port 1..65535, default 3306; IPv6 as [::1]) or
+    /// "unix:///path/to/mysqld.sock"; checked when the driver is made.
     std::string url;
     std::string user;
     std::string password;
@@ -132,7 +133,8 @@ class mysql_driver {
 public:
     using connection_type = mysql_connection;
 
-    /// Throws mysql_error when the options are unusable (empty url, bad timeouts).
+    /// Throws mysql_error when the options are unusable (a url not of the forms above, naming
+    /// the bad part; a schema in both the url and `schema`; bad timeouts).
     explicit mysql_driver(mysql_options options);
 
     /// Not a constructor: a URL string alone names no user or password. Gives a one-line error.
