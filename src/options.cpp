@@ -11,7 +11,7 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string show(milliseconds d) { return d == forever ? std::string("forever") : std::to_string(d.count()) + " ms"; }
+std::string show(milliseconds d) { return duration_text(d); }
 std::string show(std::size_t n) {
     return n == pool_options::unbounded ? std::string("unbounded") : std::to_string(n);
 }
@@ -19,6 +19,14 @@ std::string show(std::size_t n) {
 [[noreturn]] void reject(const std::string& pool, const char* field, const std::string& value, const char* rule) {
     throw options_error("lifeguard: pool '" + pool + "': option " + field + " = " + value + " is invalid: " + rule);
 }
+
+}  // namespace
+
+std::string duration_text(milliseconds d) {
+    return d == forever ? std::string("forever") : std::to_string(d.count()) + " ms";
+}
+
+namespace {
 
 void check_name(const std::string& name) {
     if (name.size() > 64) reject(name.substr(0, 64) + "...", "name", "(" + std::to_string(name.size()) + " characters)", "at most 64 characters");

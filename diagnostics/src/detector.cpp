@@ -816,7 +816,7 @@ private:
             std::chrono::milliseconds timeout{0};
             for (const auto& p : rep.pools) timeout = std::max(timeout, p.acquire_timeout);
             return "reported (policy report): the tasks keep waiting until their acquire_timeout (" +
-                   std::to_string(timeout.count()) + " ms)";
+                   duration_text(timeout) + ")";
         }
         case deadlock_policy::fail_fast: return "fail_fast: no member could be failed (they stopped waiting)";
         case deadlock_policy::abort: return "aborting the process (policy abort)";

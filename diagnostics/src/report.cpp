@@ -5,6 +5,7 @@
 #include <sstream>
 #include <vector>
 
+#include "lifeguard/options.hpp"
 #include "lifeguard/sizing.hpp"
 
 namespace lifeguard::diagnostics {
@@ -54,7 +55,7 @@ void pool_line(std::ostringstream& out, const pool_report& p) {
     const auto& st = p.stats;
     out << "\n  pool " << in_quotes(p.name) << ": max_size " << st.max << ", " << st.total << " open, " << st.active
         << " in use, " << st.idle << " idle, " << st.creating << " being opened, " << st.pending
-        << " waiting; acquire_timeout " << p.acquire_timeout.count() << " ms; "
+        << " waiting; acquire_timeout " << duration_text(p.acquire_timeout) << "; "
         << (p.has_room ? "can still serve a waiter" : "cannot grow");
     if (!p.last_connect_error.empty()) out << "; last connection error: " << p.last_connect_error;
 }

@@ -93,6 +93,9 @@ struct pool_options {
     static constexpr std::chrono::milliseconds follows_acquire_timeout = std::chrono::milliseconds::min();
 };
 
+/// A duration option as people read it: "forever", or "N ms".
+std::string duration_text(std::chrono::milliseconds d);
+
 /// Checks every option and fills the defaults (name, min_idle, validation_timeout). Throws
 /// `options_error` naming the first bad field, its value and the rule. Called by the pool's
 /// constructor.

@@ -33,6 +33,13 @@ TEST(PoolOptions, DefaultsMatchTheDesign) {
     EXPECT_EQ(o.name.rfind("pool-", 0), 0u) << o.name;
 }
 
+TEST(PoolOptions, DurationsReadAsMillisecondsOrForever) {
+    EXPECT_EQ(duration_text(250ms), "250 ms");
+    EXPECT_EQ(duration_text(0ms), "0 ms");
+    EXPECT_EQ(duration_text(forever), "forever");
+    EXPECT_EQ(duration_text(std::chrono::milliseconds::max()), "forever");
+}
+
 TEST(PoolOptions, DefaultNamesAreDistinct) {
     EXPECT_NE(validated({}).name, validated({}).name);
 }

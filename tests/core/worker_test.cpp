@@ -2,6 +2,9 @@
 // reports and clock leaps. Driven deterministically with the manual clock and run_worker_once().
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "core/test_pool.hpp"
@@ -152,6 +155,45 @@ TEST(PoolWorker, LeakIsReportedOnceAndNeverReclaimed) {
     f.clock.advance(3s);
     pool->run_worker_once();
     EXPECT_EQ(pool->stats().leaks, 2u);
+}
+
+TEST(PoolWorker, LeakReportNamesTheTasksLabel) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2, .leak_detection_threshold = 2s});
+    owner_scope request("login 17");
+    auto leaked = pool->acquire();
+    f.clock.advance(3s);
+    pool->run_worker_once();
+    ASSERT_EQ(f.events->leaks().size(), 1u);
+    EXPECT_EQ(f.events->leaks()[0].owner, request.id());
+    EXPECT_EQ(f.events->leaks()[0].owner_label, "login 17");
+}
+
+/// Calls back into the pool from on_clock_leap, as a metrics or logging observer may; from
+/// another thread, bounded, so that a pool that still holds its lock there fails the test
+/// instead of hanging it.
+class calls_back_on_leap final : public pool_observer {
+public:
+    void on_clock_leap(pool_view& pool, std::chrono::nanoseconds) override {
+        auto answer = std::async(std::launch::async, [&] { return pool.waiters().size(); });
+        if (answer.wait_for(std::chrono::minutes(2)) != std::future_status::ready) {
+            std::fprintf(stderr, "on_clock_leap ran with the pool's lock held\n");
+            std::abort();
+        }
+        answered = true;
+    }
+    bool answered = false;
+};
+
+TEST(PoolWorker, ClockLeapIsToldOutsideThePoolLock) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 1});
+    auto observer = std::make_shared<calls_back_on_leap>();
+    pool->add_observer(observer);
+    f.clock.advance(-5s);
+    pool->run_worker_once();
+    EXPECT_TRUE(observer->answered);
+    ASSERT_EQ(f.events->leaps().size(), 1u);
 }
 
 TEST(PoolWorker, BackwardClockLeapEvictsEverything) {

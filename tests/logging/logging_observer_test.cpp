@@ -50,6 +50,19 @@ TEST(LoggingObserver, LogsStartWithConfigurationAndTargetOnceAtInfo) {
         EXPECT_TRUE(contains(lines[0].text, part)) << part << " in: " << lines[0].text;
 }
 
+TEST(LoggingObserver, ForeverReadsAsForeverOrOff) {
+    captured log;
+    logging_observer observer({.logger = log.logger()});
+    stub_pool_view pool("orders", {.name = "orders", .acquire_timeout = lifeguard::forever,
+                                   .leak_detection_threshold = lifeguard::forever});
+    observer.on_attach(pool);
+    const auto lines = log.lines();
+    ASSERT_EQ(lines.size(), 1u);
+    for (const auto* part : {"acquire_timeout forever", "leak_detection_threshold off"})
+        EXPECT_TRUE(contains(lines[0].text, part)) << part << " in: " << lines[0].text;
+    EXPECT_FALSE(contains(lines[0].text, "9223372036854775807")) << lines[0].text;
+}
+
 TEST(LoggingObserver, PerAcquireEventsAreTraceOrDebug) {
     captured log;
     logging_observer observer({.logger = log.logger()});

@@ -83,6 +83,13 @@ TEST_F(MysqlDriver, ValidConnectionAnswers) {
     EXPECT_EQ(exec(c, "SELECT 7").value(), "7");
 }
 
+TEST_F(MysqlDriver, ConnectsWithNoDeadline) {
+    // acquire_timeout = forever gives the driver no deadline: it connects with no connect
+    // timeout rather than a wrapped-around one.
+    auto c = driver_->connect(steady::time_point::max());
+    EXPECT_TRUE(driver_->is_valid(c, 1s));
+}
+
 TEST_F(MysqlDriver, PlainStatementsKeepTheSessionClean) {
     auto c = connect();
     exec(c, "SELECT 1");

@@ -102,6 +102,22 @@ TEST(PoolMetrics, WaitedAcquireIsTimedInTheHistogram) {
     EXPECT_GE(e.value("lifeguard_connections_acquire_seconds_max", {{"pool", "orders"}}), 3.0);
 }
 
+TEST(PoolMetrics, AnAcquireTimeoutOfForeverAddsNoBucket) {
+    // Finite timeouts get buckets at the timeout and twice it; forever gets none (+Inf holds
+    // every wait), not a bucket of 9.2e15 s.
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make({.name = "orders", .max_size = 1, .acquire_timeout = lifeguard::forever});
+    metrics.attach(*pool);
+    const auto e = scrape(metrics);
+    const auto buckets = e.find("lifeguard_connections_acquire_seconds_bucket", {{"pool", "orders"}});
+    ASSERT_FALSE(buckets.empty());
+    for (const auto& b : buckets) {
+        const std::string& le = b.labels.at("le");
+        if (le != "+Inf") EXPECT_LE(std::stod(le), 3600.0) << le;
+    }
+}
+
 // HikariCP times a borrow that runs out of time too (recordBorrowTimeoutStats records the
 // elapsed nanos before counting the timeout): the acquire timer must show overload.
 TEST(PoolMetrics, TimedOutAcquireIsTimedWithItsWait) {

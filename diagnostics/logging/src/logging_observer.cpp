@@ -24,7 +24,7 @@ double seconds(nanoseconds d) {
 }
 
 std::string off_or_ms(std::chrono::milliseconds d) {
-    return d.count() == 0 ? std::string("off") : std::to_string(d.count()) + " ms";
+    return d.count() == 0 || d == forever ? std::string("off") : duration_text(d);
 }
 
 std::string_view policy_name(deadlock_policy p) {
@@ -160,10 +160,10 @@ void logging_observer::on_attach(pool_view& pool) {
     auto target = pool.target();
     if (target.empty()) target = "(undescribed)";
     logger_->info(
-        "pool '{}' started: target {}, max_size {}, min_idle {}, acquire_timeout {} ms, "
-        "validation_timeout {} ms, idle_timeout {}, max_lifetime {}, keepalive_interval {}, "
+        "pool '{}' started: target {}, max_size {}, min_idle {}, acquire_timeout {}, "
+        "validation_timeout {}, idle_timeout {}, max_lifetime {}, keepalive_interval {}, "
         "leak_detection_threshold {}, max_pending {}, on_deadlock {}",
-        pool.name(), target, o.max_size, o.min_idle, o.acquire_timeout.count(), o.validation_timeout.count(),
+        pool.name(), target, o.max_size, o.min_idle, duration_text(o.acquire_timeout), duration_text(o.validation_timeout),
         off_or_ms(o.idle_timeout), off_or_ms(o.max_lifetime), off_or_ms(o.keepalive_interval),
         off_or_ms(o.leak_detection_threshold),
         o.max_pending == pool_options::unbounded ? std::string("unbounded") : std::to_string(o.max_pending),

@@ -122,8 +122,10 @@ private:
     window_max max_;
 };
 
-// Appends bounds so that the histogram reaches past `limit` (acquire_timeout).
+// Appends bounds so that the histogram reaches past `limit` (acquire_timeout). A limit of
+// forever adds none: +Inf already holds every wait.
 std::vector<double> reaching_past(std::vector<double> bounds, std::chrono::milliseconds limit) {
+    if (limit == forever) return bounds;
     const double limit_s = std::chrono::duration<double>(limit).count();
     if (bounds.empty() || bounds.back() <= limit_s) {
         if (bounds.empty() || bounds.back() < limit_s) bounds.push_back(limit_s);

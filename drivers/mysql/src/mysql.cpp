@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <limits>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -422,8 +423,11 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
         map["userName"] = sql::SQLString(o.user);
         map["password"] = sql::SQLString(o.password);
         if (!o.schema.empty()) map["schema"] = sql::SQLString(o.schema);
-        // Whole seconds, rounded down so the deadline holds (at least 1: 0 means "none").
-        map["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::max<std::chrono::seconds::rep>(1, left.count()));
+        // Whole seconds, rounded down so the deadline holds (at least 1: 0 means "none"); no
+        // deadline (acquire_timeout = forever) sets none, and a far one is capped to an int.
+        if (deadline != no_deadline)
+            map["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::clamp<std::chrono::seconds::rep>(
+                left.count(), 1, std::numeric_limits<int>::max()));
         if (o.read_timeout.count() > 0) map["OPT_READ_TIMEOUT"] = static_cast<int>(o.read_timeout.count());
         if (o.write_timeout.count() > 0) map["OPT_WRITE_TIMEOUT"] = static_cast<int>(o.write_timeout.count());
         map["OPT_RECONNECT"] = false;

@@ -1044,7 +1044,7 @@ private:
         }
         const std::int64_t now = precise_now(clock_);
         if (now - last_housekeeping_ >= to_ns(options_.housekeeping_interval) || now < last_housekeeping_ - leap_tolerance_ns) {
-            housekeep_locked(now);
+            housekeep_locked(lock, now);
             return true;
         }
         if (expire_idle_locked(now)) return true;
@@ -1263,8 +1263,8 @@ private:
             if (age < threshold) continue;
             s.leak_reported_seq.store(seq, std::memory_order_relaxed);
             leaks_.fetch_add(1, std::memory_order_relaxed);
-            holder_info h{s.owner.load(std::memory_order_relaxed), {}, s.site.load(std::memory_order_relaxed),
-                          std::chrono::nanoseconds(age)};
+            const owner_id holder = s.owner.load(std::memory_order_relaxed);
+            holder_info h{holder, owner_label(holder), s.site.load(std::memory_order_relaxed), std::chrono::nanoseconds(age)};
             if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
                 lock.unlock();
                 obs->on_leak(*this, h);
@@ -1275,7 +1275,9 @@ private:
         return false;
     }
 
-    void housekeep_locked(std::int64_t now) {
+    /// Mutex held on entry and exit; released around the observer's on_clock_leap (observers
+    /// never run under the pool's lock: one may call back into the pool).
+    void housekeep_locked(std::unique_lock<std::mutex>& lock, std::int64_t now) {
         const std::int64_t interval = to_ns(options_.housekeeping_interval);
         const std::int64_t elapsed = now - last_housekeeping_;
         last_housekeeping_ = now;
@@ -1288,8 +1290,11 @@ private:
         } else if (elapsed > interval + interval / 2 + leap_tolerance_ns) {
             leap = elapsed - interval;
         }
-        if (leap != 0) {
-            if (pool_observer* obs = observer_.load(std::memory_order_acquire)) obs->on_clock_leap(*this, std::chrono::nanoseconds(leap));
+        if (leap == 0) return;
+        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            obs->on_clock_leap(*this, std::chrono::nanoseconds(leap));
+            lock.lock();
         }
     }
 
