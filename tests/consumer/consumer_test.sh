@@ -3,8 +3,9 @@
 # the installed share/lifeguard files (and that poolsize --help points at one); a core-only
 # consumer that needs none of the components' dependencies, also on a prefix where only the core
 # was built; a consumer of the postgres and prometheus components (serving metrics with an
-# Exposer); the asio consumer by find_package and by add_subdirectory; and find_package's
-# answers for a missing, an optional, an unknown and a not-built component.
+# Exposer); the README's Metrics and logs CMake lines and program; the asio consumer by
+# find_package and by add_subdirectory; and find_package's answers for a missing, an optional,
+# an unknown and a not-built component.
 set -euo pipefail
 source_dir=$1 build_dir=$2 work=$3
 here=$source_dir/tests/consumer
@@ -91,6 +92,13 @@ for line in lifeguard_postgres_FOUND=TRUE lifeguard_prometheus_FOUND=TRUE "targe
 done
 ! grep -q "probe: target lifeguard::diagnostics" "$work/probe-components.log" \
     || fail "probe-components: lifeguard::diagnostics was loaded unasked"
+
+# The README's "Metrics and logs" CMake lines and program, as a user pastes them.
+cmake -S "$here/readme" -B "$work/readme" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
+      -DLIFEGUARD_SOURCE_DIR="$source_dir" > "$work/readme.log" 2>&1 \
+    || fail "readme: the README's CMake lines do not configure (see $work/readme.log)"
+cmake --build "$work/readme" >> "$work/readme.log" 2>&1 \
+    || fail "readme: the README's Metrics and logs program does not build (see $work/readme.log)"
 
 # A missing dependency: required, it fails naming the component and the Debian package;
 # optional, it leaves lifeguard found and that component not.
