@@ -81,16 +81,7 @@ private:
 
 using guarded_pool = basic_pool<guarded_driver, manual_clock>;
 
-struct guarded_fixture {
-    guarded_driver driver;
-    manual_clock clock;
-    std::shared_ptr<recording_observer> events = std::make_shared<recording_observer>();
-
-    std::unique_ptr<guarded_pool> make(pool_options o) {
-        auto p = std::make_unique<guarded_pool>(driver, std::move(o), clock, worker_mode::manual);
-        p->add_observer(events);
-        return p;
-    }
+struct guarded_fixture : manual_fixture_for<guarded_driver> {
     int validations() {
         return driver.fake().with([](auto& s) { return s.validations; });
     }

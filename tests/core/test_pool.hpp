@@ -61,23 +61,29 @@ private:
     std::vector<verdict> failures_;
 };
 
-/// A manual-mode pool: nothing happens in the background unless the test runs the worker.
-struct manual_fixture {
-    fake_driver driver;
+/// Manual-mode pools over `Driver`: nothing happens in the background unless the test runs the
+/// worker.
+template <class Driver>
+struct manual_fixture_for {
+    using pool_type = basic_pool<Driver, manual_clock>;
+
+    Driver driver;
     manual_clock clock;
     std::shared_ptr<recording_observer> events = std::make_shared<recording_observer>();
 
-    std::unique_ptr<manual_pool> make(pool_options o) {
-        auto p = std::make_unique<manual_pool>(driver, std::move(o), clock, worker_mode::manual);
+    std::unique_ptr<pool_type> make(pool_options o) {
+        auto p = std::make_unique<pool_type>(driver, std::move(o), clock, worker_mode::manual);
         p->add_observer(events);
         return p;
     }
     /// A pool with `n` idle connections ready.
-    std::unique_ptr<manual_pool> make_filled(pool_options o) {
+    std::unique_ptr<pool_type> make_filled(pool_options o) {
         auto p = make(std::move(o));
         p->run_worker_once();
         return p;
     }
 };
+
+using manual_fixture = manual_fixture_for<fake_driver>;
 
 }  // namespace lifeguard::testing
