@@ -345,10 +345,6 @@ public:
         s.usage_max_ns.raise_to(static_cast<std::uint64_t>(held));
         if (pool_observer* obs = observer_.load(std::memory_order_acquire)) [[unlikely]]
             obs->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
-        // The lease has ended: while the slot is reset, retired or claimed by the next borrower
-        // (who stamps its owner only once it has it), holders() must not name this owner, or a
-        // task that asks again looks as if it held the connection (a false knot).
-        s.owner.store(0, std::memory_order_relaxed);
 
         return_scope announce(this);
         std::optional<close_reason> retire_for;
@@ -366,6 +362,11 @@ public:
         if (s.lease_seq.load(std::memory_order_relaxed) >= s.owed_at_seq.load(std::memory_order_relaxed)) [[unlikely]] {
             head_passed_over();
         }
+        // The lease has ended. Once the slot is idle it may be claimed by the next borrower, who
+        // stamps its owner only once it has it: holders() must not name this owner meanwhile, or
+        // a task that asks again looks as if it held the connection (a false knot). (Cleared
+        // here, not before reset: the store beside the state's is free on the hot path.)
+        s.owner.store(0, std::memory_order_relaxed);
         s.state.store(slot_idle, std::memory_order_release);
         light_fence();
         if (gate_.load(std::memory_order_relaxed) != 0) [[unlikely]]
@@ -943,6 +944,7 @@ private:
     /// queues its connection to be closed by the worker.
     void retire(slot_type& s, close_reason why) noexcept {
         std::unique_lock lock(mutex_);
+        s.owner.store(0, std::memory_order_relaxed);  // nobody holds a connection being closed
         s.state.store(slot_reserved, std::memory_order_relaxed);
         close_queue_.push_back({&s, why});
         if (!handle_alive_) return finish_orphan(lock);
