@@ -230,5 +230,28 @@ TEST(PoolConcurrency, WorkerThreadServesWaitersOnAnEmptyPool) {
     for (auto& t : callers) t.join();
 }
 
+// The worker sleeps until what it knows is due; borrowing never wakes it. A lease taken after
+// it went to sleep was only looked at on the next housekeeping pass (here 1 h): the leak
+// threshold bounds its sleep, so the leak is reported once the threshold has passed.
+TEST(PoolConcurrency, WorkerThreadReportsALeakTakenWhileItSleeps) {
+    fake_driver driver;
+    auto events = std::make_shared<recording_observer>();
+    pool<fake_driver> p(driver, {.max_size = 1,
+                                 .min_idle = 1,
+                                 .idle_timeout = forever,
+                                 .max_lifetime = forever,
+                                 .keepalive_interval = forever,
+                                 .leak_detection_threshold = 2s,
+                                 .housekeeping_interval = 1h});
+    p.add_observer(events);
+    while (p.stats().idle != 1) std::this_thread::yield();
+    // The worker marks the connection idle and computes its next wake-up under the pool's
+    // mutex without letting go of it: once we hold the mutex too, it is asleep.
+    (void)p.last_failure();
+    auto leaked = p.acquire();
+    ASSERT_TRUE(events->wait_leaks(1, 60s)) << "no leak reported a minute after a 2 s threshold";
+    EXPECT_EQ(events->leaks()[0].owner, current_owner());
+}
+
 }  // namespace
 }  // namespace lifeguard::testing

@@ -26,6 +26,7 @@ public:
     void on_leak(pool_view&, const holder_info& h) override {
         std::lock_guard lock(mutex_);
         leaks_.push_back(h);
+        cv_.notify_all();
     }
     void on_connection_closed(pool_view&, close_reason r) override {
         std::lock_guard lock(mutex_);
@@ -44,6 +45,12 @@ public:
     void wait_blocked(std::size_t n) {
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [&] { return blocked_.size() >= n; });
+    }
+    /// Waits until `n` leaks were reported, at most `limit` (a bound against a hang, not a
+    /// timing assertion). False when they were not.
+    bool wait_leaks(std::size_t n, std::chrono::seconds limit) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, limit, [&] { return leaks_.size() >= n; });
     }
     std::vector<owner_id> blocked() const { std::lock_guard l(mutex_); return blocked_; }
     std::vector<holder_info> leaks() const { std::lock_guard l(mutex_); return leaks_; }

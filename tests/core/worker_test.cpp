@@ -76,6 +76,31 @@ TEST(PoolWorker, MaxLifetimeRetiresIdleConnectionsWithJitter) {
     EXPECT_EQ(pool->stats().idle, 8u) << "not refilled";
 }
 
+// Connections opened together must not all expire together (a reconnect storm): each lifetime
+// is shortened by a random part of its last 2.5%. 40 connections opened in the same instant
+// retire over many distinct seconds of that window, never one second for all.
+TEST(PoolWorker, MaxLifetimeJitterSpreadsRetirementsOverTheWindow) {
+    manual_fixture f;
+    constexpr std::size_t n = 40;
+    auto pool = f.make_filled({.max_size = n, .max_lifetime = 30min, .keepalive_interval = 0ms});
+    f.clock.advance(30min - 46s);
+    pool->run_worker_once();
+    ASSERT_EQ(pool->stats().closed_for(close_reason::lifetime), 0u);
+    std::uint64_t retired = 0;
+    int seconds_with_retirements = 0;
+    for (int second = 0; second < 46; ++second) {
+        f.clock.advance(1s);
+        pool->run_worker_once();
+        const std::uint64_t now_retired = pool->stats().closed_for(close_reason::lifetime);
+        seconds_with_retirements += now_retired > retired;
+        retired = now_retired;
+    }
+    EXPECT_EQ(retired, n);
+    // 40 uniform draws over 45 one-second buckets land in ~27 of them; fewer than 10 has a
+    // chance below 1e-17 (C(45,9) x (9/45)^40).
+    EXPECT_GE(seconds_with_retirements, 10) << "retirements bunched: is the lifetime jittered?";
+}
+
 TEST(PoolWorker, ExpiredIdleConnectionIsNotLent) {
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 1, .max_lifetime = 30s, .keepalive_interval = 0ms});

@@ -51,6 +51,7 @@
 #include "lifeguard/detail/return_guard.hpp"
 #include "lifeguard/detail/slot.hpp"
 #include "lifeguard/detail/waiter.hpp"
+#include "lifeguard/detail/worker_wake.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
 #include "lifeguard/observer.hpp"
@@ -1057,29 +1058,29 @@ private:
     }
 
     /// When the worker must look again (steady clock ns): housekeeping, lifetimes, keepalives,
-    /// leak thresholds, backoff.
+    /// leak thresholds, backoff, and the horizon for leases taken while it sleeps (worker_wake).
     std::int64_t next_due_locked() const noexcept {
-        std::int64_t due = add_ns(last_housekeeping_, to_ns(options_.housekeeping_interval));
-        for (std::size_t i = 0; i < n_; ++i) {
-            const slot_type& s = slots_[i];
-            const auto st = s.state.load(std::memory_order_relaxed);
-            if (st == slot_idle) {
-                due = std::min(due, s.expires_at);
-                if (options_.keepalive_interval.count() > 0)
-                    due = std::min(due, add_ns(std::max(s.last_used.load(std::memory_order_relaxed),
-                                                        s.last_checked.load(std::memory_order_relaxed)),
-                                               to_ns(options_.keepalive_interval)));
-            } else if (st == slot_leased && options_.leak_detection_threshold.count() > 0 &&
-                       s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed)) {
-                due = std::min(due, add_ns(s.acquired_at.load(std::memory_order_relaxed), to_ns(options_.leak_detection_threshold)));
-            }
-        }
-        if (needs_connection_locked() && next_connect_at_ > 0) due = std::min(due, next_connect_at_);
         if constexpr (!std::same_as<Clock, std::chrono::steady_clock>) {
             // Manual clocks advance only when told: the subscription wakes us.
             return precise_now(std::chrono::steady_clock{}) + 3'600'000'000'000;
         }
-        return due;
+        const bool leaks_on = options_.leak_detection_threshold.count() > 0;
+        worker_wake wake(precise_now(clock_), last_housekeeping_,
+                         {.housekeeping = to_ns(options_.housekeeping_interval),
+                          .keepalive = to_ns(options_.keepalive_interval),
+                          .leak = leaks_on ? to_ns(options_.leak_detection_threshold) : 0});
+        for (std::size_t i = 0; i < n_; ++i) {
+            const slot_type& s = slots_[i];
+            const auto st = s.state.load(std::memory_order_relaxed);
+            if (st == slot_idle)
+                wake.idle(s.expires_at, std::max(s.last_used.load(std::memory_order_relaxed),
+                                                 s.last_checked.load(std::memory_order_relaxed)));
+            else if (st == slot_leased && leaks_on &&
+                     s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed))
+                wake.unreported_lease(s.acquired_at.load(std::memory_order_relaxed));
+        }
+        if (needs_connection_locked() && next_connect_at_ > 0) wake.connect_retry(next_connect_at_);
+        return wake.at();
     }
 
     bool needs_connection_locked() const noexcept {
