@@ -48,6 +48,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // libpq's handle, forward-declared so that this header does not pull in libpq-fe.h.
@@ -156,6 +157,12 @@ public:
     /// "postgres host:port/dbname user=name", never the password.
     std::string describe() const;
     const postgres_options& options() const noexcept { return options_; }
+    /// The keywords the conninfo sets, in libpq's order, without libpq's defaults; a non-empty
+    /// password shows as "***". For tools that say where they connect, or read a setting such
+    /// as connect_timeout (connect() itself obeys only its deadline).
+    const std::vector<std::pair<std::string, std::string>>& conninfo_settings() const noexcept {
+        return settings_;
+    }
 
 private:
     template <class Conninfo>
@@ -170,6 +177,7 @@ private:
     postgres_options options_;
     std::string secret_;
     std::string description_;
+    std::vector<std::pair<std::string, std::string>> settings_;
 };
 
 /// A NULL column is std::nullopt.
