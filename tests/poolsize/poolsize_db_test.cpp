@@ -71,9 +71,10 @@ TEST(PoolsizePgServer, ConnectTimeoutFromTheConninfoEndsTheWaitForASilentServer)
                                                   " dbname=x user=y connect_timeout=1"});
     EXPECT_EQ(r.exit_code, 2) << r.err;
 #ifdef POOLSIZE_HAS_PG_DRIVER
-    EXPECT_NE(r.err.find("--pg host=127.0.0.1 port=" + std::to_string(silent.port()) +
-                         " dbname=x user=y: cannot connect: no answer before the deadline (connect_timeout 2 s)"),
-              std::string::npos)
+    EXPECT_NE(
+        r.err.find("--pg host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                   " dbname=x user=y: cannot connect: no answer before the deadline (connect_timeout 2 s)"),
+        std::string::npos)
         << r.err;
 #else
     EXPECT_NE(r.err.find("built without the PostgreSQL driver"), std::string::npos) << r.err;

@@ -206,7 +206,8 @@ TEST(PostgresConnect, ConnectionRefusedIsAClearErrorNamingTheServer) {
 // password only as "***" (an empty one stays empty). Needs no server.
 TEST(PostgresConninfo, SettingsAreTheConninfosOwnWithThePasswordMasked) {
     using settings = std::vector<std::pair<std::string, std::string>>;
-    const postgres_driver keywords("port=5433 host=/run/x dbname=app user=u password=hunter2 connect_timeout=3");
+    const postgres_driver keywords(
+        "port=5433 host=/run/x dbname=app user=u password=hunter2 connect_timeout=3");
     EXPECT_EQ(keywords.conninfo_settings(), (settings{{"user", "u"},
                                                       {"password", "***"},
                                                       {"connect_timeout", "3"},

@@ -149,8 +149,8 @@ pg_limits query_pg_limits(const std::string& conninfo) {
     try {
         connection = driver.connect(deadline);
     } catch (const postgres::error& e) {
-        throw usage_error("--pg " + where + ": " + without_prefix(e.what(), driver_prefix) +
-                          " (" + timeout_text(timeout) + ")");
+        throw usage_error("--pg " + where + ": " + without_prefix(e.what(), driver_prefix) + " (" +
+                          timeout_text(timeout) + ")");
     }
     connection.set_query_timeout(timeout.value_or(std::chrono::seconds(0)));
     try {

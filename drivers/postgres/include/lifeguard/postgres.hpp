@@ -35,8 +35,8 @@
 // empty query and waits at most its timeout even if the server never answers; reset() waits
 // at most `reset_timeout`; exec() at most `query_timeout` when set.
 //
-// Passwords never leave the driver: describe() omits them and every error text is scrubbed of
-// the conninfo's password.
+// Passwords never leave the driver: describe() and conninfo_settings() omit them and every
+// error text is scrubbed of the conninfo's password.
 #pragma once
 
 #include <chrono>
@@ -141,8 +141,7 @@ public:
     /// Throws postgres_error for a null `const char*`.
     template <class Conninfo>
     requires(std::convertible_to<const Conninfo&, std::string_view> &&
-             !std::same_as<Conninfo, std::nullptr_t>)
-    explicit postgres_driver(const Conninfo& conninfo)
+             !std::same_as<Conninfo, std::nullptr_t>) explicit postgres_driver(const Conninfo& conninfo)
         : postgres_driver(postgres_options{.conninfo = conninfo_text(conninfo)}) {}
 
     /// Opens a connection before `deadline` or throws postgres_error.
