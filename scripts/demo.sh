@@ -81,7 +81,7 @@ if ! { run cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 fi
 demo="$build/examples/autoid_demo/autoid_demo"
 [ -x "$demo" ] || die "the build made no $demo (log: build/demo/build.log)"
-echo "built in $(( $(date +%s) - t0 )) s: build/demo/examples/autoid_demo/autoid_demo, build/demo/src/poolsize/poolsize"
+echo "built in $(( $(date +%s) - t0 )) s: build/demo/examples/autoid_demo/autoid_demo, build/demo/tools/poolsize/poolsize"
 
 # --- 3. servers ------------------------------------------------------------------------------
 step "3/4 starting a throwaway MariaDB 10.11 and PostgreSQL 15"

@@ -1,7 +1,7 @@
 // poolsize --pg against a real PostgreSQL: the limits it reads must be the server's (checked
 // with psql), the fleet arithmetic must use them, and the password must not be printed.
 // The server comes from LIFEGUARD_PG_CONNINFO; without it the test is skipped, or fails when
-// LIFEGUARD_REQUIRE_DB=1 (CI).
+// LIFEGUARD_REQUIRE_DB=1 (CI). The silent-server test needs no server.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -60,6 +60,25 @@ TEST(PoolsizePgServer, NeverPrintsThePassword) {
     if (r.exit_code == 0) {
         EXPECT_NE(r.out.find("password=***"), std::string::npos) << r.out;
     }
+}
+
+// A server that accepts the TCP connection and never answers: the conninfo's connect_timeout
+// ends the wait (libpq's minimum of 2 s applies to 1), and the error says which limit it was.
+TEST(PoolsizePgServer, ConnectTimeoutFromTheConninfoEndsTheWaitForASilentServer) {
+    lifeguard::test::silent_listener silent;
+    const auto r = run_process(POOLSIZE_BIN, {"--tasks", "5", "--cores", "2", "--pg",
+                                              "host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                                                  " dbname=x user=y connect_timeout=1"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+#ifdef POOLSIZE_HAS_PG_DRIVER
+    EXPECT_NE(
+        r.err.find("--pg host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                   " dbname=x user=y: cannot connect: no answer before the deadline (connect_timeout 2 s)"),
+        std::string::npos)
+        << r.err;
+#else
+    EXPECT_NE(r.err.find("built without the PostgreSQL driver"), std::string::npos) << r.err;
+#endif
 }
 
 }  // namespace

@@ -587,14 +587,35 @@ TEST(PoolsizePg, ConnectionFailureNamesWhereItTriedWithThePasswordMasked) {
     const auto r = poolsize({"--tasks", "5", "--cores", "1", "--pg",
                              "host=/nonexistent-lifeguard-dir user=app password=hunter2 dbname=app"});
     EXPECT_EQ(r.exit_code, 2);
-#ifdef POOLSIZE_HAS_LIBPQ
+#ifdef POOLSIZE_HAS_PG_DRIVER
     EXPECT_NE(
         r.err.find("--pg host=/nonexistent-lifeguard-dir dbname=app user=app password=***: cannot connect"),
         std::string::npos)
         << r.err;
+    // No connect_timeout in the conninfo: the default applies, and the message says which.
+    EXPECT_NE(r.err.find("(connect_timeout 10 s)"), std::string::npos) << r.err;
 #else
-    EXPECT_NE(r.err.find("built without libpq"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("built without the PostgreSQL driver"), std::string::npos) << r.err;
 #endif
+}
+
+// The driver connects without libpq's blocking PQconnectdb, which is what read connect_timeout:
+// poolsize reads it itself, and a value libpq would reject is a usage error naming it.
+TEST(PoolsizePg, ConnectTimeoutThatIsNotANumberIsNamed) {
+    for (const std::string bad : {"abc", "1.5", "99999999999", "+5"}) {
+        const auto r = poolsize({"--tasks", "5", "--cores", "1", "--pg",
+                                 "host=/nonexistent-lifeguard-dir connect_timeout='" + bad + "'"});
+        EXPECT_EQ(r.exit_code, 2) << bad;
+        EXPECT_EQ(r.out, "");
+#ifdef POOLSIZE_HAS_PG_DRIVER
+        EXPECT_NE(r.err.find("--pg host=/nonexistent-lifeguard-dir: connect_timeout is \"" + bad +
+                             "\", not a whole number of seconds"),
+                  std::string::npos)
+            << r.err;
+#else
+        EXPECT_NE(r.err.find("built without the PostgreSQL driver"), std::string::npos) << r.err;
+#endif
+    }
 }
 
 }  // namespace

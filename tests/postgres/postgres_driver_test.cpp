@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "db_support.hpp"
 #include "lifeguard/driver.hpp"
@@ -198,6 +200,26 @@ TEST(PostgresConnect, ConnectionRefusedIsAClearErrorNamingTheServer) {
         EXPECT_NE(std::string(e.what()).find("postgres 127.0.0.1:1/x user=y"), std::string::npos) << e.what();
         EXPECT_TRUE(e.broken());
     }
+}
+
+// conninfo_settings(): what the conninfo says, in either form, no libpq defaults, and the
+// password only as "***" (an empty one stays empty). Needs no server.
+TEST(PostgresConninfo, SettingsAreTheConninfosOwnWithThePasswordMasked) {
+    using settings = std::vector<std::pair<std::string, std::string>>;
+    const postgres_driver keywords(
+        "port=5433 host=/run/x dbname=app user=u password=hunter2 connect_timeout=3");
+    EXPECT_EQ(keywords.conninfo_settings(), (settings{{"user", "u"},
+                                                      {"password", "***"},
+                                                      {"connect_timeout", "3"},
+                                                      {"dbname", "app"},
+                                                      {"host", "/run/x"},
+                                                      {"port", "5433"}}));
+    const postgres_driver uri("postgresql://u:hunter2@/app?host=/run/x");
+    EXPECT_EQ(uri.conninfo_settings(),
+              (settings{{"user", "u"}, {"password", "***"}, {"dbname", "app"}, {"host", "/run/x"}}));
+    const postgres_driver empty_password("dbname=app password=''");
+    EXPECT_EQ(empty_password.conninfo_settings(), (settings{{"password", ""}, {"dbname", "app"}}));
+    EXPECT_TRUE(postgres_driver("").conninfo_settings().empty());
 }
 
 class PostgresPassword : public ::testing::Test {

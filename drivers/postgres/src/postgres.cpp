@@ -285,6 +285,7 @@ postgres_driver::postgres_driver(postgres_options options) : options_(std::move(
     for (auto* o = parsed.get(); o->keyword; ++o) {
         if (!o->val) continue;
         const std::string_view key = o->keyword;
+        settings_.emplace_back(key, key == "password" && *o->val ? "***" : o->val);
         if (key == "password")
             secret_ = o->val;
         else if (key == "host")

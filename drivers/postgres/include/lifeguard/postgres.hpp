@@ -35,8 +35,8 @@
 // empty query and waits at most its timeout even if the server never answers; reset() waits
 // at most `reset_timeout`; exec() at most `query_timeout` when set.
 //
-// Passwords never leave the driver: describe() omits them and every error text is scrubbed of
-// the conninfo's password.
+// Passwords never leave the driver: describe() and conninfo_settings() omit them and every
+// error text is scrubbed of the conninfo's password.
 #pragma once
 
 #include <chrono>
@@ -48,6 +48,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // libpq's handle, forward-declared so that this header does not pull in libpq-fe.h.
@@ -140,8 +141,7 @@ public:
     /// Throws postgres_error for a null `const char*`.
     template <class Conninfo>
     requires(std::convertible_to<const Conninfo&, std::string_view> &&
-             !std::same_as<Conninfo, std::nullptr_t>)
-    explicit postgres_driver(const Conninfo& conninfo)
+             !std::same_as<Conninfo, std::nullptr_t>) explicit postgres_driver(const Conninfo& conninfo)
         : postgres_driver(postgres_options{.conninfo = conninfo_text(conninfo)}) {}
 
     /// Opens a connection before `deadline` or throws postgres_error.
@@ -156,6 +156,12 @@ public:
     /// "postgres host:port/dbname user=name", never the password.
     std::string describe() const;
     const postgres_options& options() const noexcept { return options_; }
+    /// The keywords the conninfo sets, in libpq's order, without libpq's defaults; a non-empty
+    /// password shows as "***". For tools that say where they connect, or read a setting such
+    /// as connect_timeout (connect() itself obeys only its deadline).
+    const std::vector<std::pair<std::string, std::string>>& conninfo_settings() const noexcept {
+        return settings_;
+    }
 
 private:
     template <class Conninfo>
@@ -170,6 +176,7 @@ private:
     postgres_options options_;
     std::string secret_;
     std::string description_;
+    std::vector<std::pair<std::string, std::string>> settings_;
 };
 
 /// A NULL column is std::nullopt.

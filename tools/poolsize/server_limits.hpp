@@ -1,6 +1,7 @@
 // Asking a live PostgreSQL for its connection limits (`poolsize --pg CONNINFO`), so the fleet
 // budget uses the server's real max_connections and reserved slots instead of typed numbers.
-// The libpq use lives in server_limits_libpq.cpp; no libpq header leaks out of it.
+// The connection goes through lifeguard::postgres (server_limits_postgres.cpp); builds without
+// that driver use server_limits_none.cpp. No libpq header is included here or there.
 #pragma once
 
 #include <cstddef>
@@ -22,9 +23,10 @@ struct pg_limits {
 };
 
 /// Connects with `conninfo` (key=value or URI; a connect_timeout of 10 s applies unless the
-/// conninfo sets one), reads the limits from pg_settings, disconnects.
-/// Throws usage_error when libpq is not built in, the conninfo is malformed, the connection or
-/// the query fails. Messages never contain the password.
+/// conninfo sets one, and bounds the query too), reads the limits from pg_settings, disconnects.
+/// Throws usage_error when the PostgreSQL driver is not built in, the conninfo is malformed
+/// (connect_timeout included), the connection or the query fails. Messages never contain the
+/// password.
 pg_limits query_pg_limits(const std::string& conninfo);
 
 /// The conninfo with every password replaced by "***" (key=value and URI forms), for messages.
