@@ -6,35 +6,53 @@
 //     connection, so two threads using two connections never share a line;
 //   - borrow: compare-and-swap free -> used, starting at the slot this thread last got (its
 //     own return usually left it free) and scanning onward, wrapping once;
-//   - return: one atomic store of `free`, then one load of the parked-borrower count: the
-//     kernel is entered only when that count is not zero;
-//   - a borrower that finds every slot used parks on a futex (Linux; std::atomic::wait
-//     elsewhere) until a returner wakes it, then scans again.
+//   - return: one release store of `free` (a plain store on x86), then one load of the
+//     parked-borrower count: the kernel is entered only when that count is not zero;
+//   - a borrower that finds every slot used rescans a few times, then parks on a futex (Linux;
+//     std::atomic::wait elsewhere) until a returner wakes it, then scans again.
 //
 // Why no wakeup is lost (the returner may skip the kernel, so this must hold):
 //
-//   Returner R:  (r1) slot.state.store(free, seq_cst)   (r2) if (parked_.load(seq_cst) != 0) wake
-//   Borrower B:  (b1) parked_.fetch_add(1, seq_cst)      (b2) gen = wakeups_.load(acquire)
-//                (b3) scan again (seq_cst loads / CAS)   (b4) futex_wait(wakeups_, gen)
+//   Returner R:  (r1) slot.state.store(free, release)   (rf) light fence
+//                (r2) if (parked_.load() != 0) wake
+//   Borrower B:  (b1) parked_.fetch_add(1, seq_cst)      (bf) heavy fence, once per borrow
+//                (b2) gen = wakeups_.load(acquire)       (b3) scan again
+//                (b4) futex_wait(wakeups_, gen), then back to b2
 //   Waking is   (w1) wakeups_.fetch_add(1, release)      (w2) futex_wake(wakeups_, 1)
 //
-//   All of r1, r2, b1 and b3 are seq_cst, so they sit in one total order S that agrees with
-//   each thread's program order. Either r1 precedes b1 in S: then r1 < b1 < b3, and b3's load of
-//   that slot reads r1's `free` or a later write (a CAS by some other borrower C, who then holds
-//   the slot and will return it with its own r1/r2 after b1, which is the other case). Or b1
-//   precedes r1 in S: then b1 < r1 < r2, and r2 reads B's increment (B only takes it back once it
-//   holds a slot), so R wakes. A release store followed by a load would not do: the load may be
-//   satisfied before the store is visible (store->load reordering), which is exactly the lost
-//   wakeup; the seq_cst store is the store and the fence in one instruction (xchg on x86).
-//   R's wake cannot slip in between B's b3 and b4 either: if b2 read a value from before w1,
-//   futex_wait sees wakeups_ changed and returns at once (the kernel compares and sleeps
-//   atomically); if b2 read w1's value, it synchronises with w1, r1 happens before b3, and b3
-//   finds the slot free (or taken by a borrower who will return it, as above).
+//   r1 then r2 is a store then a load of another variable, which the CPU may reorder (the load
+//   can be answered before the store leaves the store buffer): without a store-load fence, R
+//   could read "nobody parked" while B, having registered, scans and still sees the slot used.
+//   A full fence there costs as much as a second CAS (an mfence or xchg, ~5 ns here: it doubles
+//   the borrow+return). So the fences are asymmetric: the returner's (rf) is only a compiler
+//   barrier and the borrower's (bf) is membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which
+//   returns only after every thread of this process running on another CPU has executed a full
+//   memory barrier (threads not running have passed one in the context switch). The borrower
+//   pays a few microseconds, once, on a path that is about to sleep in the kernel anyway.
+//
+//   Take R's barrier point: the instant its CPU ran the barrier bf forced on it (or was switched
+//   out). Both r1 and r2 are on the same side of it (rf stops the compiler from moving r2 above
+//   r1, and the barrier itself stops the CPU). If they are before it, r1 is visible to all when
+//   bf returns, so b3 (after bf) reads `free` or a later write (a CAS by another borrower C,
+//   which then holds the slot and will return it with its own r1/r2, after bf: the next case).
+//   If they are after it, b1 was visible before bf started (the syscall is a full barrier for B),
+//   so r2 reads B's increment (B takes it back only once it holds a slot) and R wakes. This is
+//   the classic store-load pairing with the fence split in two: as if rf and bf were both
+//   seq_cst fences. Where membarrier is unavailable (other OS, old kernel, seccomp), both rf and
+//   bf are std::atomic_thread_fence(seq_cst) and the same argument holds by the standard's fence
+//   rules (the slow, always-correct form).
+//
+//   One bf per borrow is enough: after it, every return that did not see B's registration has
+//   made its `free` visible to B's every later scan. R's wake cannot slip in between B's b3 and
+//   b4 either: if b2 read a value from before w1, futex_wait sees wakeups_ changed and returns at
+//   once (the kernel compares and sleeps atomically); if b2 read w1's value, it synchronises with
+//   w1, r1 happens before b3, and b3 finds the slot free (or taken by a borrower who will return
+//   it, as above).
 //
 //   A woken borrower stays counted in parked_ while it scans again and, if it loses the slot to
-//   a borrower that was not parked, while it parks again; so every later return sees it. One
-//   return wakes one borrower, and every return made while someone is parked wakes one, so a
-//   free slot never sits unseen while a borrower sleeps.
+//   a borrower that was not parked, while it parks again; so every later return sees it. Every
+//   return made while someone is parked wakes one, so a free slot never sits unseen while a
+//   borrower sleeps. The stress check (reference_pool_check.hpp) is the executable side of this.
 #pragma once
 
 #include <atomic>
@@ -47,6 +65,7 @@
 
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -87,6 +106,46 @@ inline void wake_one(std::atomic<std::uint32_t>& word) noexcept {
 struct no_interleave {
     static void point() noexcept {}
 };
+
+// Whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) works here; asks (and registers this
+// process for it) once.
+inline bool asymmetric_fences_available() noexcept {
+#if defined(__linux__)
+    static const bool available = [] {
+        const long commands = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+        return commands >= 0 && (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0
+               && syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+    }();
+    return available;
+#else
+    return false;
+#endif
+}
+
+// The borrower's side of the fence pair (bf in the header comment).
+inline void heavy_fence(bool asymmetric) noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__linux__)
+    if (asymmetric) syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#else
+    (void)asymmetric;
+#endif
+}
+
+// The returner's side (rf): a compiler barrier when the borrower's side is membarrier.
+inline void light_fence(bool asymmetric) noexcept {
+    if (asymmetric)
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    else
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// Between two rescans of an exhausted pool: tells the CPU this is a spin.
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 // Spreads threads' first scans over the slots, so N threads do not all start at slot 0.
 inline std::atomic<std::size_t> next_first_hint{0};
@@ -130,8 +189,13 @@ public:
         if (hint >= size_)  // first borrow by this thread, or its hint is from a larger pool
             hint = reference_detail::next_first_hint.fetch_add(1, std::memory_order_relaxed) % size_;
         if (try_take_from(hint)) return lease(*this, hint);
+        for (int spin = 0; spin < spins_before_parking; ++spin) {
+            reference_detail::spin_pause();
+            if (try_take_from(hint)) return lease(*this, hint);
+        }
 
         parked_.fetch_add(1, std::memory_order_seq_cst);  // b1
+        reference_detail::heavy_fence(asymmetric_fences_);  // bf
         for (;;) {
             const std::uint32_t generation = wakeups_.load(std::memory_order_acquire);  // b2
             if (try_take_from(hint)) {                                                    // b3
@@ -145,6 +209,9 @@ public:
 
 private:
     enum : std::uint32_t { free_state = 0, used_state = 1 };
+    // Rescans of an exhausted pool before parking: with no hold, the holder gives the slot back
+    // within tens of nanoseconds, far sooner than a park and a wake take.
+    static constexpr int spins_before_parking = 16;
 
     struct alignas(reference_detail::cache_line) slot {
         std::atomic<std::uint32_t> state{free_state};
@@ -157,10 +224,11 @@ private:
         for (std::size_t tried = 0; tried < size_; ++tried) {
             std::atomic<std::uint32_t>& state = slots_[i].state;
             // The load first, so a used slot costs a shared read, not an exclusive CAS.
-            if (state.load(std::memory_order_seq_cst) == free_state) {
+            if (state.load(std::memory_order_relaxed) == free_state) {
                 Interleave::point();
                 std::uint32_t expected = free_state;
-                if (state.compare_exchange_strong(expected, used_state, std::memory_order_seq_cst)) {
+                if (state.compare_exchange_strong(expected, used_state, std::memory_order_acquire,
+                                                  std::memory_order_relaxed)) {
                     index = i;
                     return true;
                 }
@@ -171,8 +239,9 @@ private:
     }
 
     void give_back(std::size_t index) noexcept {
-        slots_[index].state.store(free_state, std::memory_order_seq_cst);  // r1
-        if (parked_.load(std::memory_order_seq_cst) != 0) {                 // r2
+        slots_[index].state.store(free_state, std::memory_order_release);  // r1
+        reference_detail::light_fence(asymmetric_fences_);                  // rf
+        if (parked_.load(std::memory_order_relaxed) != 0) {                 // r2
             wakeups_.fetch_add(1, std::memory_order_release);               // w1
             reference_detail::wake_one(wakeups_);                           // w2
         }
@@ -181,6 +250,7 @@ private:
     static inline thread_local std::size_t last_slot_of_this_thread = static_cast<std::size_t>(-1);
 
     const std::size_t size_;
+    const bool asymmetric_fences_ = reference_detail::asymmetric_fences_available();
     std::unique_ptr<slot[]> slots_;
     // Written only when the pool is exhausted; on their own lines so they do not slow the slots.
     alignas(reference_detail::cache_line) std::atomic<std::uint32_t> parked_{0};
