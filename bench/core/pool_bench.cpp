@@ -191,6 +191,9 @@ int main(int argc, char** argv) {
     register_variant<lifeguard_variant>();
     register_variant<textbook_variant>();
     register_variant<reference_variant>();
+    benchmark::AddCustomContext("reference_fences", reference_detail::asymmetric_fences_available()
+                                                        ? "asymmetric (release store + membarrier when parking)"
+                                                        : "symmetric (seq_cst fences: membarrier unavailable)");
 #if LIFEGUARD_BENCH_WITH_SOCI
     register_variant<soci_variant>();
 #else

@@ -147,6 +147,10 @@ inline void spin_pause() noexcept {
 #endif
 }
 
+// Which fence pair a pool uses: the asymmetric one when this process may (the fast return),
+// or the symmetric seq_cst fences everywhere (so the stress check can run that form too).
+enum class fences { asymmetric_if_available, symmetric };
+
 // Spreads threads' first scans over the slots, so N threads do not all start at slot 0.
 inline std::atomic<std::size_t> next_first_hint{0};
 
@@ -174,14 +178,19 @@ public:
 
     // Takes ownership of the connections; at least one is needed (a pool of none could only
     // park forever).
-    explicit reference_pool(std::vector<Connection> connections)
-        : size_(connections.size()), slots_(std::make_unique<slot[]>(connections.size())) {
+    explicit reference_pool(std::vector<Connection> connections,
+                            reference_detail::fences fence_pair = reference_detail::fences::asymmetric_if_available)
+        : size_(connections.size()),
+          asymmetric_fences_(fence_pair == reference_detail::fences::asymmetric_if_available
+                             && reference_detail::asymmetric_fences_available()),
+          slots_(std::make_unique<slot[]>(connections.size())) {
         if (size_ == 0)
             throw std::invalid_argument("reference_pool: connections is empty (a pool needs at least one)");
         for (std::size_t i = 0; i < size_; ++i) slots_[i].connection = std::move(connections[i]);
     }
 
     std::size_t size() const noexcept { return size_; }
+    bool uses_asymmetric_fences() const noexcept { return asymmetric_fences_; }
 
     // Blocks (parked, no deadline) until a connection is free.
     lease acquire() {
@@ -250,7 +259,7 @@ private:
     static inline thread_local std::size_t last_slot_of_this_thread = static_cast<std::size_t>(-1);
 
     const std::size_t size_;
-    const bool asymmetric_fences_ = reference_detail::asymmetric_fences_available();
+    const bool asymmetric_fences_;
     std::unique_ptr<slot[]> slots_;
     // Written only when the pool is exhausted; on their own lines so they do not slow the slots.
     alignas(reference_detail::cache_line) std::atomic<std::uint32_t> parked_{0};

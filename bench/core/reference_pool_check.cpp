@@ -11,6 +11,7 @@ int main() {
         std::fprintf(stderr, "FAILED: %s\n", failure.c_str());
         return 1;
     }
-    std::puts("reference_pool: no connection lent twice, every lease counted, no borrower left parked");
+    std::puts("reference_pool (both fence pairs): no connection lent twice, every lease counted, "
+              "no borrower left parked");
     return 0;
 }

@@ -35,6 +35,7 @@ struct reference_check_shape {
     std::size_t size;        // connections in the pool
     unsigned threads;        // borrowing threads
     unsigned rounds;         // borrow + return pairs per thread
+    reference_detail::fences fence_pair = reference_detail::fences::asymmetric_if_available;
 };
 
 /// "" when the pool behaved, else what went wrong (with the shape).
@@ -42,7 +43,7 @@ inline std::string check_reference_pool(const reference_check_shape& shape,
                                         std::chrono::seconds stuck_after = std::chrono::seconds(60)) {
     std::vector<int> numbers(shape.size);
     std::iota(numbers.begin(), numbers.end(), 0);
-    reference_pool<int, yield_interleave> pool(std::move(numbers));
+    reference_pool<int, yield_interleave> pool(std::move(numbers), shape.fence_pair);
 
     // Per connection: how many threads hold it right now, and how many leases it has had.
     const auto holders = std::make_unique<std::atomic<unsigned>[]>(shape.size);
@@ -80,7 +81,8 @@ inline std::string check_reference_pool(const reference_check_shape& shape,
 
     const std::string what = "reference_pool (" + std::to_string(shape.size) + " connections, " +
                              std::to_string(shape.threads) + " threads, " + std::to_string(shape.rounds) +
-                             " rounds each): ";
+                             " rounds each, " + (pool.uses_asymmetric_fences() ? "membarrier" : "seq_cst") +
+                             " fences): ";
     {
         std::unique_lock lock(finished_mutex);
         if (!finished_changed.wait_for(lock, stuck_after, [&] { return finished == shape.threads; })) {
@@ -109,13 +111,18 @@ inline std::string check_reference_pool(const reference_check_shape& shape,
 /// `short_runs` short runs of one connection, two threads and one borrow each. A lost wakeup during a long run
 /// heals (the next return wakes the sleeper) and only shows when no return is left to come, so
 /// the short runs end, each, with the moment where one would hang. "" or the first failure.
+/// Both fence pairs are checked (the symmetric one is what runs where membarrier is not allowed).
 inline std::string check_reference_pool_shapes(unsigned rounds, unsigned short_runs) {
-    for (const reference_check_shape& shape : {reference_check_shape{1, 4, rounds}, reference_check_shape{2, 8, rounds},
-                                               reference_check_shape{10, 16, rounds}}) {
-        if (std::string failure = check_reference_pool(shape); !failure.empty()) return failure;
-    }
-    for (unsigned run = 0; run < short_runs; ++run) {
-        if (std::string failure = check_reference_pool({1, 2, 1}); !failure.empty()) return failure;
+    for (const reference_detail::fences fence_pair :
+         {reference_detail::fences::asymmetric_if_available, reference_detail::fences::symmetric}) {
+        for (const reference_check_shape& shape :
+             {reference_check_shape{1, 4, rounds, fence_pair}, reference_check_shape{2, 8, rounds, fence_pair},
+              reference_check_shape{10, 16, rounds, fence_pair}}) {
+            if (std::string failure = check_reference_pool(shape); !failure.empty()) return failure;
+        }
+        for (unsigned run = 0; run < short_runs; ++run) {
+            if (std::string failure = check_reference_pool({1, 2, 1, fence_pair}); !failure.empty()) return failure;
+        }
     }
     return {};
 }

@@ -98,8 +98,7 @@ def main(path):
 
     rows = []
     for size, hold, threads in configs(results, 0):
-        ns = lambda v: (lambda o: None if o is None else 1e9 / o)(
-            value(results, v, size, hold, 0, threads, "ops_per_s"))
+        ns = lambda v: ns_per_pair(results, v, size, hold, 0, threads)
         cpu = lambda v: cpu_ns_per_pair(results.get((v, size, hold, 0, threads)))
         rows.append([size, hold, threads] + [f"{fmt(ns(v))} / {fmt(cpu(v))}" for v in variants] + ratios(ns))
     if rows:
@@ -134,6 +133,7 @@ def main(path):
 
     if lg:
         check_targets(results, peers)
+        check_issue15_targets(results)
 
 
 def check_targets(results, peers):
@@ -168,6 +168,44 @@ def check_targets(results, peers):
                      f"{contended[0]} threads): " + " -> ".join(f"{s / 1e6:.2f}" for s in series)
                      + f" M/s -> {'met' if ok else 'NOT met'}")
     print("\n".join(lines))
+
+
+def ns_per_pair(results, variant, size, hold, timed, threads):
+    """Wall ns per borrow+return pair of all threads together (1e9 / ops_per_s)."""
+    ops = value(results, variant, size, hold, timed, threads, "ops_per_s")
+    return None if not ops else 1e9 / ops
+
+
+def verdict(ok):
+    return "–" if ok is None else ("met" if ok else "NOT met")
+
+
+def check_issue15_targets(results):
+    """Issue 15's targets, as ratios to the best-case reference design and to SOCI."""
+    lines = []
+    for size in (10, 2):
+        lg, ref, soci = (ns_per_pair(results, v, size, 0, 0, 1) for v in ("lifeguard", "reference", "soci"))
+        if lg is None or (ref is None and soci is None):
+            continue
+        parts = [f"lifeguard {lg:.1f} ns"]
+        if ref is not None:
+            parts.append(f"{lg / ref:.2f}x reference ({ref:.1f} ns; target <= 2) {verdict(lg <= 2 * ref)}")
+        if soci is not None:
+            parts.append(f"{lg / soci:.2f}x SOCI ({soci:.1f} ns; target <= 0.6) {verdict(lg <= 0.6 * soci)}")
+        lines.append(f"- size {size}, 1 thread, no hold: " + ", ".join(parts))
+    lg, ref, soci = (ns_per_pair(results, v, 1, 0, 1, 8) for v in ("lifeguard", "reference", "soci"))
+    if lg is not None and soci is not None:
+        lines.append(f"- size 1, 8 threads, no hold: lifeguard {lg:.1f} ns per pair, {lg / soci:.2f}x SOCI "
+                     f"({soci:.1f} ns; target <= 1.0) {verdict(lg <= soci)}"
+                     + (f", {lg / ref:.2f}x reference ({ref:.1f} ns)" if ref is not None else ""))
+    for t in (8, 16, 32):
+        lg, soci = (value(results, v, 2, 1000, 1, t, "wait_p999_ns") for v in ("lifeguard", "soci"))
+        if lg is not None and soci:
+            lines.append(f"- size 2, hold 1 µs, {t} threads: wait p99.9 lifeguard {lg / 1e3:.1f} µs, "
+                         f"{lg / soci:.1f}x SOCI's ({soci / 1e3:.1f} µs; target <= 3) {verdict(lg <= 3 * soci)}")
+    if lines:
+        print("\nTargets (issue 15)\n")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
