@@ -17,7 +17,9 @@
 //                hold: the maximum is mostly the scheduler's, p99.9 is the steadier tail.
 // timed:1 reads the steady clock twice per borrow (~25 ns each here), which would swamp an
 // uncontended borrow; timed:0 (one thread only) reads no clock per borrow, so its ns/op is the
-// clean uncontended borrow+return cost.
+// clean uncontended borrow+return cost. Shapes: sizes 10 and 2, holds 0 and 1 µs, timed:1 at 1 to
+// 32 threads and timed:0 at 1 thread; plus size 1, no hold, timed:1 at 8 threads (one
+// connection shared by all: the waiting path).
 //
 // bench/core/run.sh runs all of it with repetitions and random interleaving and prints the
 // tables for the README.
