@@ -1,6 +1,7 @@
 // The core pool benchmark (issue 3, "Speed"): lifeguard::pool against a textbook
 // mutex + condition-variable pool and SOCI's connection_pool, with a trivial connection, so
-// that only borrow + return is measured.
+// that only borrow + return is measured; and against the best-case design (reference_pool.hpp,
+// issue 15), the floor a fixed-size pool cannot go below by much.
 //
 // Every benchmark is named pool/<variant>/size:<max size>/hold_ns:<hold>/timed:<0|1>/real_time/
 // threads:<n>. Each thread loops: borrow, busy-wait `hold` on the steady clock while holding
@@ -16,7 +17,9 @@
 //                hold: the maximum is mostly the scheduler's, p99.9 is the steadier tail.
 // timed:1 reads the steady clock twice per borrow (~25 ns each here), which would swamp an
 // uncontended borrow; timed:0 (one thread only) reads no clock per borrow, so its ns/op is the
-// clean uncontended borrow+return cost.
+// clean uncontended borrow+return cost. Shapes: sizes 10 and 2, holds 0 and 1 µs, timed:1 at 1 to
+// 32 threads and timed:0 at 1 thread; plus size 1, no hold, timed:1 at 8 threads (one
+// connection shared by all: the waiting path).
 //
 // bench/core/run.sh runs all of it with repetitions and random interleaving and prints the
 // tables for the README.
@@ -174,6 +177,12 @@ void register_variant() {
     auto* clean = benchmark::RegisterBenchmark(name.c_str(), pool_benchmark<Variant>);
     clean->ArgNames({"size", "hold_ns", "timed"})->ArgsProduct({sizes, holds_ns, {0}});
     clean->Threads(1)->UseRealTime()->Setup(setup<Variant>)->Teardown(teardown<Variant>);
+
+    // One connection shared by 8 threads with no hold (issue 15): every borrow but the holder's
+    // finds the pool empty, so this is the cost of the waiting path itself.
+    auto* shared = benchmark::RegisterBenchmark(name.c_str(), pool_benchmark<Variant>);
+    shared->ArgNames({"size", "hold_ns", "timed"})->Args({1, 0, 1});
+    shared->Threads(8)->UseRealTime()->Setup(setup<Variant>)->Teardown(teardown<Variant>);
 }
 
 }  // namespace
@@ -183,6 +192,10 @@ int main(int argc, char** argv) {
     using namespace lifeguard_bench;
     register_variant<lifeguard_variant>();
     register_variant<textbook_variant>();
+    register_variant<reference_variant>();
+    benchmark::AddCustomContext("reference_fences", reference_detail::asymmetric_fences_available()
+                                                        ? "asymmetric (release store + membarrier when parking)"
+                                                        : "symmetric (seq_cst fences: membarrier unavailable)");
 #if LIFEGUARD_BENCH_WITH_SOCI
     register_variant<soci_variant>();
 #else

@@ -16,8 +16,8 @@ NAME = re.compile(
     r"^pool/(?P<variant>\w+)/size:(?P<size>\d+)/hold_ns:(?P<hold>\d+)/timed:(?P<timed>[01])"
     r"/real_time/threads:(?P<threads>\d+)$"
 )
-VARIANTS = ("lifeguard", "textbook", "soci")
-TITLES = {"lifeguard": "lifeguard", "textbook": "textbook", "soci": "SOCI"}
+VARIANTS = ("lifeguard", "reference", "textbook", "soci")
+TITLES = {"lifeguard": "lifeguard", "reference": "reference", "textbook": "textbook", "soci": "SOCI"}
 
 
 def load(path):
@@ -84,19 +84,21 @@ def main(path):
         sys.exit(f"{path}: no pool/* results (did the run fail or the filter match nothing?)")
     variants = present(results)
     lg = "lifeguard" if "lifeguard" in variants else None
+    # The best-case reference design is not a peer (the targets compare with the peers), but
+    # lifeguard's ratio to it is what issue 15 asks for, so it gets a ratio column too.
     peers = [v for v in ("soci", "textbook") if v in variants]
+    compared = peers + (["reference"] if "reference" in variants else [])
 
     def ratios(get):
-        return [ratio(get(lg), get(p)) if lg else "–" for p in peers]
+        return [ratio(get(lg), get(p)) if lg else "–" for p in compared]
 
-    ratio_titles = [f"lifeguard/{TITLES[p]}" for p in peers]
+    ratio_titles = [f"lifeguard/{TITLES[p]}" for p in compared]
     print("Medians of the repetitions. ops/s: all threads together, from the start barrier to the "
           "last thread's end.\n")
 
     rows = []
     for size, hold, threads in configs(results, 0):
-        ns = lambda v: (lambda o: None if o is None else 1e9 / o)(
-            value(results, v, size, hold, 0, threads, "ops_per_s"))
+        ns = lambda v: ns_per_pair(results, v, size, hold, 0, threads)
         cpu = lambda v: cpu_ns_per_pair(results.get((v, size, hold, 0, threads)))
         rows.append([size, hold, threads] + [f"{fmt(ns(v))} / {fmt(cpu(v))}" for v in variants] + ratios(ns))
     if rows:
@@ -131,6 +133,7 @@ def main(path):
 
     if lg:
         check_targets(results, peers)
+        check_issue15_targets(results)
 
 
 def check_targets(results, peers):
@@ -165,6 +168,44 @@ def check_targets(results, peers):
                      f"{contended[0]} threads): " + " -> ".join(f"{s / 1e6:.2f}" for s in series)
                      + f" M/s -> {'met' if ok else 'NOT met'}")
     print("\n".join(lines))
+
+
+def ns_per_pair(results, variant, size, hold, timed, threads):
+    """Wall ns per borrow+return pair of all threads together (1e9 / ops_per_s)."""
+    ops = value(results, variant, size, hold, timed, threads, "ops_per_s")
+    return None if not ops else 1e9 / ops
+
+
+def verdict(ok):
+    return "–" if ok is None else ("met" if ok else "NOT met")
+
+
+def check_issue15_targets(results):
+    """Issue 15's targets, as ratios to the best-case reference design and to SOCI."""
+    lines = []
+    for size in (10, 2):
+        lg, ref, soci = (ns_per_pair(results, v, size, 0, 0, 1) for v in ("lifeguard", "reference", "soci"))
+        if lg is None or (ref is None and soci is None):
+            continue
+        parts = [f"lifeguard {lg:.1f} ns"]
+        if ref is not None:
+            parts.append(f"{lg / ref:.2f}x reference ({ref:.1f} ns; target <= 2) {verdict(lg <= 2 * ref)}")
+        if soci is not None:
+            parts.append(f"{lg / soci:.2f}x SOCI ({soci:.1f} ns; target <= 0.6) {verdict(lg <= 0.6 * soci)}")
+        lines.append(f"- size {size}, 1 thread, no hold: " + ", ".join(parts))
+    lg, ref, soci = (ns_per_pair(results, v, 1, 0, 1, 8) for v in ("lifeguard", "reference", "soci"))
+    if lg is not None and soci is not None:
+        lines.append(f"- size 1, 8 threads, no hold: lifeguard {lg:.1f} ns per pair, {lg / soci:.2f}x SOCI "
+                     f"({soci:.1f} ns; target <= 1.0) {verdict(lg <= soci)}"
+                     + (f", {lg / ref:.2f}x reference ({ref:.1f} ns)" if ref is not None else ""))
+    for t in (8, 16, 32):
+        lg, soci = (value(results, v, 2, 1000, 1, t, "wait_p999_ns") for v in ("lifeguard", "soci"))
+        if lg is not None and soci:
+            lines.append(f"- size 2, hold 1 µs, {t} threads: wait p99.9 lifeguard {lg / 1e3:.1f} µs, "
+                         f"{lg / soci:.1f}x SOCI's ({soci / 1e3:.1f} µs; target <= 3) {verdict(lg <= 3 * soci)}")
+    if lines:
+        print("\nTargets (issue 15)\n")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-// The peers the core benchmark compares lifeguard with (lifeguard itself is in
-// lifeguard_variant.hpp), each behind the same calls so one benchmark body drives them all:
+// The peers the core benchmark compares lifeguard with, and the best-case reference design it
+// is measured against (lifeguard itself is in lifeguard_variant.hpp), each behind the same calls so one benchmark body drives them all:
 //     explicit variant(std::size_t size);   // all `size` connections exist when it returns
 //     std::string ready();                  // "" when measuring may start, else why not
 //     void with_lease(F f);                 // borrow, call f(connection&), give back
@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "reference_pool.hpp"
+#include "reference_pool_check.hpp"
 #include "textbook_pool.hpp"
 
 #if LIFEGUARD_BENCH_WITH_SOCI
@@ -22,6 +24,13 @@
 #endif
 
 namespace lifeguard_bench {
+
+/// Connections 0, 1, ..., size - 1.
+inline std::vector<int> numbered(std::size_t size) {
+    std::vector<int> connections(size);
+    std::iota(connections.begin(), connections.end(), 0);
+    return connections;
+}
 
 /// A mutex + condition variable pool (textbook_pool.hpp) with a 30 s acquire timeout.
 class textbook_variant {
@@ -38,13 +47,30 @@ public:
     }
 
 private:
-    static std::vector<int> numbered(std::size_t size) {
-        std::vector<int> connections(size);
-        std::iota(connections.begin(), connections.end(), 0);
-        return connections;
+    textbook_pool<int> pool_;
+};
+
+/// The best-case design (reference_pool.hpp): the floor the others are measured against. Before
+/// the first run it passes a short stress check (reference_pool_check.hpp) once per process;
+/// if that fails, every reference row is reported as an error instead of a number.
+class reference_variant {
+public:
+    static constexpr std::string_view name = "reference";
+
+    explicit reference_variant(std::size_t size) : pool_(numbered(size)) {}
+    std::string ready() const {
+        static const std::string failure = check_reference_pool_shapes(2000, 100);
+        return failure.empty() ? failure : "reference pool failed its self-check: " + failure;
     }
 
-    textbook_pool<int> pool_;
+    template <class F>
+    void with_lease(F&& f) {
+        auto lease = pool_.acquire();
+        f(*lease);
+    }
+
+private:
+    reference_pool<int> pool_;
 };
 
 #if LIFEGUARD_BENCH_WITH_SOCI
