@@ -141,7 +141,8 @@ public:
     /// Throws postgres_error for a null `const char*`.
     template <class Conninfo>
     requires(std::convertible_to<const Conninfo&, std::string_view> &&
-             !std::same_as<Conninfo, std::nullptr_t>) explicit postgres_driver(const Conninfo& conninfo)
+             !std::same_as<Conninfo, std::nullptr_t>)
+    explicit postgres_driver(const Conninfo& conninfo)
         : postgres_driver(postgres_options{.conninfo = conninfo_text(conninfo)}) {}
 
     /// Opens a connection before `deadline` or throws postgres_error.
