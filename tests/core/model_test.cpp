@@ -15,7 +15,7 @@
 // printed as a replay: its seed, its options and its steps.
 //
 // Environment: LIFEGUARD_MODEL_SEED=S runs only seed S (a replay, printing its steps);
-// LIFEGUARD_MODEL_SEQUENCES=N runs N sequences (default 2000) from LIFEGUARD_MODEL_FIRST_SEED
+// LIFEGUARD_MODEL_SEQUENCES=N runs N sequences (default 3000) from LIFEGUARD_MODEL_FIRST_SEED
 // (default 1).
 #include <gtest/gtest.h>
 
@@ -95,6 +95,7 @@ struct model_case {
     std::uint64_t seed = 0;
     pool_options options;
     std::vector<step> steps;
+    bool avoid_known_bugs = true;  // see settle_checks_before_close()
 };
 
 std::string describe_options(const pool_options& o) {
@@ -361,6 +362,7 @@ public:
             current_ = steps[i];
             do_step(steps[i]);
             complete_delivered();
+            note_connect_failures();
             check_invariants(steps[i].what == op::housekeep);
             if (auto v = take_violation()) return model_failure{i + 1, *v};
         }
@@ -490,14 +492,22 @@ private:
         }
     }
 
+    /// Failed connects back off (up to backoff_max_ns): note when the latest one was seen.
+    void note_connect_failures() {
+        const int failures = connect_failures();
+        if (failures != failures_seen_) last_connect_failure_ = now();
+        failures_seen_ = failures;
+    }
+
     void housekeep() {
+        note_connect_failures();
         const bool refill_expected = connects_work() && !ledger_->pool_closed &&
                                      (last_connect_failure_ < 0 || now() - last_connect_failure_ >= detail::backoff_max_ns);
-        const int failures_before = connect_failures();
         pool_->run_worker_once();
-        if (connect_failures() != failures_before) last_connect_failure_ = now();
         complete_delivered();
-        if (!refill_expected || connect_failures() != failures_before) return;
+        const int failures_before = failures_seen_;
+        note_connect_failures();
+        if (!refill_expected || failures_seen_ != failures_before) return;
         const pool_stats st = pool_->stats();
         std::size_t queued = 0;
         for (const auto& w : waiters_) queued += w->queued;
@@ -570,7 +580,7 @@ private:
     /// finishes pending checks before the model closes the pool. Remove this when it is fixed.
     void settle_checks_before_close() {
         const bool checking = std::any_of(waiters_.begin(), waiters_.end(), [](const auto& w) { return w->validating; });
-        if (!checking || ledger_->pool_closed) return;
+        if (!case_.avoid_known_bugs || !checking || ledger_->pool_closed) return;
         pool_->run_worker_once();
         complete_delivered();
     }
@@ -607,9 +617,11 @@ private:
         });
         // Each round: wait until the helper is done or blocks (again), then resolve the wait.
         for (int round = 0;; ++round) {
-            if (!wait_for_helper(out, blocked_seen)) {
-                std::fprintf(stderr, "model test: a blocking acquire was never answered%s\n", at().c_str());
-                std::abort();  // the helper cannot be joined: the replay printed so far is the report
+            if (!wait_for_helper(out, blocked_seen)) {  // the helper cannot be joined: report and stop
+                std::fprintf(stderr, "model violation, seed %llu: a blocking acquire was never answered%s\n  options: %s\n  steps:\n%s",
+                             static_cast<unsigned long long>(case_.seed), at().c_str(), describe_options(case_.options).c_str(),
+                             describe_steps(case_.steps).c_str());
+                std::abort();
             }
             if (out.done) break;
             bool answer_coming = false;
@@ -635,7 +647,7 @@ private:
     bool wait_for_helper(helper_outcome& out, int& blocked_seen) {
         std::unique_lock lock(ledger_->mutex);
         // A hang guard only (the engine never answered): no timing is asserted.
-        const bool ok = ledger_->changed.wait_for(lock, 60s, [&] { return out.done || ledger_->blocked > blocked_seen; });
+        const bool ok = ledger_->changed.wait_for(lock, 20s, [&] { return out.done || ledger_->blocked > blocked_seen; });
         blocked_seen = ledger_->blocked;
         return ok;
     }
@@ -644,16 +656,17 @@ private:
     /// done, or block again after a retry), so the caller must wait for it.
     bool resolve_wait(std::uint64_t how, bool must_end, std::int64_t started) {
         if (must_end) how = 2;
-        if (how == 0 && !held_.empty()) {  // give one back: handed over unless it is retired
-            const std::size_t before = pool_->stats().active;
+        // After a return or a worker pass the helper has an answer coming when it was handed a
+        // connection (it left the queue) or one idles for it to take (it was woken to claim it);
+        // not when the connection was retired, or none could be opened.
+        const auto answer_coming = [&] { return pool_->stats().idle > 0 || pool_->view().waiters().empty(); };
+        if (how == 0 && !held_.empty()) {  // give one back
             give_back(how, false);
-            const pool_stats st = pool_->stats();
-            return st.active + st.idle >= before;
+            return answer_coming();
         }
         if (how == 1) {  // the worker opens one for the waiter, when it may
-            const std::size_t before = pool_->stats().active;
             pool_->run_worker_once();
-            return pool_->stats().active > before;
+            return answer_coming();
         }
         if (how == 3 && current_.arg % 8 == 0) {  // close the pool under the waiter
             do_step({op::close, 0});
@@ -687,6 +700,11 @@ private:
         std::lock_guard lock(ledger_->mutex);
         for (const auto& h : held_)
             if (!ledger_->open.contains(h.id)) ledger_->violation("held connection " + std::to_string(h.id) + " is not open" + at());
+        if (after_worker)
+            for (const auto& [id, rec] : ledger_->open)
+                if (rec.soft_epoch != ledger_->soft_epoch && !ledger_->held.contains(id))
+                    ledger_->violation("after a worker pass connection " + std::to_string(id) +
+                                       " from before a soft evict is still open, and nobody holds it" + at());
         if (after_worker && ledger_->open.size() != held_.size() + st.idle)
             ledger_->violation("after a worker pass " + std::to_string(ledger_->open.size()) + " connections are open, but " +
                                std::to_string(held_.size()) + " are held and " + std::to_string(st.idle) + " idle (lost)" + at());
@@ -731,6 +749,7 @@ private:
     std::vector<held_lease> held_;
     waiter_list waiters_;
     std::int64_t last_connect_failure_ = -1;
+    int failures_seen_ = 0;
     step current_{op::housekeep, 0};
 };
 
@@ -760,7 +779,8 @@ std::vector<step> shrink(const model_case& c, std::vector<step> steps, model_fai
 
 std::string replay_text(const model_case& c, const std::vector<step>& steps, const model_failure& f) {
     std::ostringstream out;
-    out << "model violation, seed " << c.seed << " (replay: LIFEGUARD_MODEL_SEED=" << c.seed << ")\n"
+    out << "model violation, seed " << c.seed
+        << (c.avoid_known_bugs ? " (replay: LIFEGUARD_MODEL_SEED=" + std::to_string(c.seed) + ")" : std::string(" (a fixed case)")) << "\n"
         << "  options: " << describe_options(c.options) << "\n"
         << "  " << (f.step > 0 ? "after step " + std::to_string(f.step) : std::string("when closing and destroying the pool"))
         << ": " << f.what << "\n"
@@ -791,6 +811,22 @@ bool check_seed(std::uint64_t seed) {
     return false;
 }
 
+// Found by the model (seed 224, shrunk): max_size 1, every borrow validates. The async waiter
+// is handed the idle connection, which the worker must check first; the pool is closed; the
+// connection breaks; the worker's check fails and puts the waiter back in the closed pool's
+// queue, where nothing answers it (not close(), which already ran; with a worker thread the
+// pool's destructor then waits for that queue to empty). Expected: pool_closed.
+TEST(PoolModelFoundBugs, AsyncWaiterWhoseCheckFailsAfterCloseIsAnswered) {
+    model_case c;
+    c.seed = 224;
+    c.options = {.name = "model", .max_size = 1, .min_idle = 1, .acquire_timeout = 5000ms, .idle_timeout = 10'000ms,
+                 .max_lifetime = 0ms, .keepalive_interval = 30'000ms, .alive_bypass_window = 0ms,
+                 .housekeeping_interval = 100ms};
+    c.steps = {{op::housekeep, 0}, {op::wait_async, 0}, {op::close, 0}, {op::break_connection, 0}};
+    c.avoid_known_bugs = false;
+    if (auto f = run_case(c, c.steps)) ADD_FAILURE() << replay_text(c, c.steps, *f);
+}
+
 TEST(PoolModel, RandomSequencesKeepEveryInvariant) {
     if (const auto seed = env_number("LIFEGUARD_MODEL_SEED")) {
         const model_case c = make_case(*seed);
@@ -800,7 +836,7 @@ TEST(PoolModel, RandomSequencesKeepEveryInvariant) {
         return;
     }
     const std::uint64_t first = env_number("LIFEGUARD_MODEL_FIRST_SEED").value_or(1);
-    const std::uint64_t count = env_number("LIFEGUARD_MODEL_SEQUENCES").value_or(2000);
+    const std::uint64_t count = env_number("LIFEGUARD_MODEL_SEQUENCES").value_or(3000);
     int failed = 0;
     for (std::uint64_t seed = first; seed < first + count && failed < 3; ++seed) failed += !check_seed(seed);
 }
