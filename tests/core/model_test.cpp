@@ -625,7 +625,7 @@ private:
             }
             if (out.done) break;
             bool answer_coming = false;
-            while (!answer_coming) answer_coming = resolve_wait(choices() % 4, round >= 3, started);
+            while (!answer_coming) answer_coming = resolve_wait(choices(), round >= 3, started);
         }
         helper.join();
         if (out.lease) {
@@ -654,15 +654,20 @@ private:
 
     /// Acts once on a blocked helper; true when that action answers it (the helper will be
     /// done, or block again after a retry), so the caller must wait for it.
-    bool resolve_wait(std::uint64_t how, bool must_end, std::int64_t started) {
-        if (must_end) how = 2;
+    bool resolve_wait(std::uint64_t choice, bool must_end, std::int64_t started) {
+        std::uint64_t how = must_end ? 2 : choice % 5;
+        const std::int64_t deadline = detail::add_ns(started, detail::to_ns(options_.acquire_timeout));
         // After a return or a worker pass the helper has an answer coming when it was handed a
         // connection (it left the queue) or one idles for it to take (it was woken to claim it);
         // not when the connection was retired, or none could be opened.
         const auto answer_coming = [&] { return pool_->stats().idle > 0 || pool_->view().waiters().empty(); };
         if (how == 0 && !held_.empty()) {  // give one back
-            give_back(how, false);
+            give_back(choice / 5, false);
             return answer_coming();
+        }
+        if (how == 4 && now() < deadline - 1) {  // part of its time passes: it must keep waiting
+            advance(nanoseconds((deadline - now()) * static_cast<std::int64_t>(choice / 5 % 100) / 100));
+            return false;
         }
         if (how == 1) {  // the worker opens one for the waiter, when it may
             pool_->run_worker_once();
@@ -673,7 +678,6 @@ private:
             return true;
         }
         // Run out its time: the deadline is acquire_timeout after it started.
-        const std::int64_t deadline = detail::add_ns(started, detail::to_ns(options_.acquire_timeout));
         advance(nanoseconds(std::max<std::int64_t>(0, deadline - now()) + 1'000'000));
         return true;
     }
@@ -700,14 +704,30 @@ private:
         std::lock_guard lock(ledger_->mutex);
         for (const auto& h : held_)
             if (!ledger_->open.contains(h.id)) ledger_->violation("held connection " + std::to_string(h.id) + " is not open" + at());
-        if (after_worker)
-            for (const auto& [id, rec] : ledger_->open)
-                if (rec.soft_epoch != ledger_->soft_epoch && !ledger_->held.contains(id))
-                    ledger_->violation("after a worker pass connection " + std::to_string(id) +
-                                       " from before a soft evict is still open, and nobody holds it" + at());
+        if (after_worker) check_idle_after_worker(st);
         if (after_worker && ledger_->open.size() != held_.size() + st.idle)
             ledger_->violation("after a worker pass " + std::to_string(ledger_->open.size()) + " connections are open, but " +
                                std::to_string(held_.size()) + " are held and " + std::to_string(st.idle) + " idle (lost)" + at());
+    }
+
+    /// After a worker pass (ledger locked): what idles was due no retirement, and what is past
+    /// idle_timeout idles only because the pool is at min_idle.
+    void check_idle_after_worker(const pool_stats& st) {
+        const std::int64_t life = detail::to_ns(options_.max_lifetime);
+        const std::int64_t idle_limit = detail::to_ns(options_.idle_timeout);
+        const bool idle_expiry = idle_limit > 0 && options_.min_idle < options_.max_size;
+        std::size_t idle_expired = 0;
+        for (const auto& [id, rec] : ledger_->open) {
+            if (ledger_->held.contains(id)) continue;
+            const std::string who = "after a worker pass idle connection " + std::to_string(id);
+            if (rec.soft_epoch != ledger_->soft_epoch) ledger_->violation(who + " from before a soft evict is still open" + at());
+            if (life > 0 && now() - rec.opened_at >= life)
+                ledger_->violation(who + " is " + std::to_string(now() - rec.opened_at) + " ns old, past max_lifetime" + at());
+            if (idle_expiry && now() - rec.last_used >= idle_limit) ++idle_expired;
+        }
+        if (idle_expired > 0 && st.idle > options_.min_idle && !ledger_->pool_closed)
+            ledger_->violation("after a worker pass " + std::to_string(idle_expired) + " connections idle past idle_timeout stay open with " +
+                               std::to_string(st.idle) + " idle, above min_idle " + std::to_string(options_.min_idle) + at());
     }
 
     /// Gives everything back, closes and destroys the pool: every connection closes, once.
