@@ -16,7 +16,8 @@
 //
 // Environment: LIFEGUARD_MODEL_SEED=S runs only seed S (a replay, printing its steps);
 // LIFEGUARD_MODEL_SEQUENCES=N runs N sequences (default 3000) from LIFEGUARD_MODEL_FIRST_SEED
-// (default 1).
+// (default 1). A seed names the same sequence wherever the C++ library is the same (libstdc++'s
+// distributions draw the options and steps).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -67,21 +68,36 @@ enum class op {
 
 constexpr const char* op_name(op o) {
     switch (o) {
-    case op::try_acquire: return "try_acquire";
-    case op::wait_async: return "wait_async";
-    case op::release: return "release";
-    case op::release_invalid: return "release_invalidated";
-    case op::advance: return "advance_ns";
-    case op::leap_forward: return "leap_forward_ns";
-    case op::leap_backward: return "leap_backward_ns";
-    case op::housekeep: return "housekeep";
-    case op::fail_connects: return "fail_next_connects";
-    case op::refuse_connects: return "refuse_connects";
-    case op::allow_connects: return "allow_connects";
-    case op::break_connection: return "break_connection";
-    case op::soft_evict: return "soft_evict";
-    case op::blocking_acquire: return "blocking_acquire";
-    case op::close: return "close";
+        case op::try_acquire:
+            return "try_acquire";
+        case op::wait_async:
+            return "wait_async";
+        case op::release:
+            return "release";
+        case op::release_invalid:
+            return "release_invalidated";
+        case op::advance:
+            return "advance_ns";
+        case op::leap_forward:
+            return "leap_forward_ns";
+        case op::leap_backward:
+            return "leap_backward_ns";
+        case op::housekeep:
+            return "housekeep";
+        case op::fail_connects:
+            return "fail_next_connects";
+        case op::refuse_connects:
+            return "refuse_connects";
+        case op::allow_connects:
+            return "allow_connects";
+        case op::break_connection:
+            return "break_connection";
+        case op::soft_evict:
+            return "soft_evict";
+        case op::blocking_acquire:
+            return "blocking_acquire";
+        case op::close:
+            return "close";
     }
     return "?";
 }
@@ -100,17 +116,21 @@ struct model_case {
 
 std::string describe_options(const pool_options& o) {
     std::ostringstream out;
-    out << "max_size=" << o.max_size << " min_idle=" << o.min_idle << " acquire_timeout=" << o.acquire_timeout.count()
-        << "ms idle_timeout=" << o.idle_timeout.count() << "ms max_lifetime=" << o.max_lifetime.count()
-        << "ms keepalive_interval=" << o.keepalive_interval.count() << "ms alive_bypass_window="
-        << duration_text(o.alive_bypass_window) << " housekeeping_interval=" << o.housekeeping_interval.count()
-        << "ms max_pending=" << (o.max_pending == pool_options::unbounded ? std::string("unbounded") : std::to_string(o.max_pending));
+    out << "max_size=" << o.max_size << " min_idle=" << o.min_idle
+        << " acquire_timeout=" << o.acquire_timeout.count() << "ms idle_timeout=" << o.idle_timeout.count()
+        << "ms max_lifetime=" << o.max_lifetime.count()
+        << "ms keepalive_interval=" << o.keepalive_interval.count()
+        << "ms alive_bypass_window=" << duration_text(o.alive_bypass_window)
+        << " housekeeping_interval=" << o.housekeeping_interval.count() << "ms max_pending="
+        << (o.max_pending == pool_options::unbounded ? std::string("unbounded")
+                                                     : std::to_string(o.max_pending));
     return out.str();
 }
 
 std::string describe_steps(const std::vector<step>& steps) {
     std::ostringstream out;
-    for (std::size_t i = 0; i < steps.size(); ++i) out << "  " << i + 1 << ". " << op_name(steps[i].what) << " " << steps[i].arg << "\n";
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        out << "  " << i + 1 << ". " << op_name(steps[i].what) << " " << steps[i].arg << "\n";
     return out.str();
 }
 
@@ -140,10 +160,10 @@ model_case make_case(std::uint64_t seed) {
         int weight;
     };
     static constexpr weighted table[] = {
-        {op::try_acquire, 14}, {op::wait_async, 12},     {op::release, 14},         {op::release_invalid, 4},
-        {op::advance, 12},     {op::leap_forward, 2},    {op::leap_backward, 2},    {op::housekeep, 14},
-        {op::fail_connects, 4}, {op::refuse_connects, 2}, {op::allow_connects, 3},   {op::break_connection, 4},
-        {op::soft_evict, 2},   {op::blocking_acquire, 5}, {op::close, 1},
+        {op::try_acquire, 14},  {op::wait_async, 12},      {op::release, 14},       {op::release_invalid, 4},
+        {op::advance, 12},      {op::leap_forward, 2},     {op::leap_backward, 2},  {op::housekeep, 14},
+        {op::fail_connects, 4}, {op::refuse_connects, 2},  {op::allow_connects, 3}, {op::break_connection, 4},
+        {op::soft_evict, 2},    {op::blocking_acquire, 5}, {op::close, 1},
     };
     int total = 0;
     for (const auto& w : table) total += w.weight;
@@ -182,7 +202,7 @@ model_case make_case(std::uint64_t seed) {
 /// What the model knows about each connection the driver opened.
 struct connection_record {
     std::int64_t opened_at = 0;
-    std::int64_t last_used = 0;    // opened or last given back
+    std::int64_t last_used = 0;     // opened or last given back
     std::uint64_t evict_epoch = 0;  // soft evicts and backward leaps before it was opened
     std::uint64_t soft_epoch = 0;   // soft evicts before it was opened
     bool invalidated = false;
@@ -213,13 +233,15 @@ class tracking_driver {
 public:
     using connection_type = fake_connection;
 
-    tracking_driver(fake_driver inner, std::shared_ptr<ledger> l) : inner_(std::move(inner)), ledger_(std::move(l)) {}
+    tracking_driver(fake_driver inner, std::shared_ptr<ledger> l)
+        : inner_(std::move(inner)), ledger_(std::move(l)) {}
 
     fake_connection connect(std::chrono::steady_clock::time_point deadline) {
         fake_connection c = inner_.connect(deadline);
         std::lock_guard lock(ledger_->mutex);
         const std::int64_t now = ledger_->clock.now().time_since_epoch().count();
-        if (!ledger_->ever_opened.insert(c.id).second) ledger_->violation("the driver opened connection " + std::to_string(c.id) + " twice");
+        if (!ledger_->ever_opened.insert(c.id).second)
+            ledger_->violation("the driver opened connection " + std::to_string(c.id) + " twice");
         ledger_->open[c.id] = {now, now, ledger_->evict_epoch, ledger_->soft_epoch, false};
         if (ledger_->open.size() > ledger_->options.max_size)
             ledger_->violation(std::to_string(ledger_->open.size()) + " connections open, max_size is " +
@@ -231,8 +253,10 @@ public:
     void close(fake_connection& c) noexcept {
         {
             std::lock_guard lock(ledger_->mutex);
-            if (!ledger_->open.contains(c.id)) ledger_->violation("connection " + std::to_string(c.id) + " closed twice");
-            if (ledger_->held.contains(c.id)) ledger_->violation("connection " + std::to_string(c.id) + " closed while lent");
+            if (!ledger_->open.contains(c.id))
+                ledger_->violation("connection " + std::to_string(c.id) + " closed twice");
+            if (ledger_->held.contains(c.id))
+                ledger_->violation("connection " + std::to_string(c.id) + " closed while lent");
             ledger_->last_closed = c.id;
             ledger_->closed.insert(c.id);
             if (auto it = ledger_->open.find(c.id); it != ledger_->open.end()) {
@@ -267,31 +291,37 @@ public:
         // The engine decided to retire it at some time up to the latest the clock has been.
         const std::int64_t now = std::max(ledger_->latest, ledger_->clock.now().time_since_epoch().count());
         const auto& o = ledger_->options;
-        const std::string who = "connection " + std::to_string(id) + " closed as " + std::string(to_string(why));
+        const std::string who =
+            "connection " + std::to_string(id) + " closed as " + std::string(to_string(why));
         switch (why) {
-        case close_reason::idle:
-            if (now - rec.last_used < detail::to_ns(o.idle_timeout) || o.idle_timeout.count() == 0)
-                ledger_->violation(who + " after " + std::to_string(now - rec.last_used) + " ns idle (idle_timeout " +
-                                   std::to_string(o.idle_timeout.count()) + " ms)");
-            if (st.idle < o.min_idle)
-                ledger_->violation(who + ", leaving " + std::to_string(st.idle) + " idle, below min_idle " + std::to_string(o.min_idle));
-            break;
-        case close_reason::lifetime: {
-            const std::int64_t life = detail::to_ns(o.max_lifetime);
-            if (life == 0 || now - rec.opened_at < life - life / 40)
-                ledger_->violation(who + " at age " + std::to_string(now - rec.opened_at) + " ns (max_lifetime " +
-                                   std::to_string(o.max_lifetime.count()) + " ms)");
-            break;
-        }
-        case close_reason::broken:
-            if (!rec.invalidated && !ledger_->broken.contains(id)) ledger_->violation(who + ", but it was neither invalidated nor broken");
-            break;
-        case close_reason::evicted:
-            if (rec.evict_epoch == ledger_->evict_epoch) ledger_->violation(who + ", but no soft evict or backward leap came after it opened");
-            break;
-        case close_reason::shutdown:
-            if (!ledger_->pool_closed) ledger_->violation(who + ", but the pool is open");
-            break;
+            case close_reason::idle:
+                if (now - rec.last_used < detail::to_ns(o.idle_timeout) || o.idle_timeout.count() == 0)
+                    ledger_->violation(who + " after " + std::to_string(now - rec.last_used) +
+                                       " ns idle (idle_timeout " + std::to_string(o.idle_timeout.count()) +
+                                       " ms)");
+                if (st.idle < o.min_idle)
+                    ledger_->violation(who + ", leaving " + std::to_string(st.idle) +
+                                       " idle, below min_idle " + std::to_string(o.min_idle));
+                break;
+            case close_reason::lifetime: {
+                const std::int64_t life = detail::to_ns(o.max_lifetime);
+                if (life == 0 || now - rec.opened_at < life - life / 40)
+                    ledger_->violation(who + " at age " + std::to_string(now - rec.opened_at) +
+                                       " ns (max_lifetime " + std::to_string(o.max_lifetime.count()) +
+                                       " ms)");
+                break;
+            }
+            case close_reason::broken:
+                if (!rec.invalidated && !ledger_->broken.contains(id))
+                    ledger_->violation(who + ", but it was neither invalidated nor broken");
+                break;
+            case close_reason::evicted:
+                if (rec.evict_epoch == ledger_->evict_epoch)
+                    ledger_->violation(who + ", but no soft evict or backward leap came after it opened");
+                break;
+            case close_reason::shutdown:
+                if (!ledger_->pool_closed) ledger_->violation(who + ", but the pool is open");
+                break;
         }
     }
     void on_block(pool_view&, const wait_info&) override {
@@ -317,7 +347,7 @@ struct model_waiter final : detail::waiter {
     model_waiter(waiter_list& all, std::shared_ptr<ledger> l) : all_(all), ledger_(std::move(l)) {}
     bool delivered = false;
     bool completed = false;
-    bool timed_out = false;  // its timer fired: the model cancelled it with errc::timeout
+    bool timed_out = false;    // its timer fired: the model cancelled it with errc::timeout
     bool was_checked = false;  // was handed a slot to check; a failed check puts it back in front
     std::size_t number = 0;
 
@@ -329,8 +359,9 @@ private:
         for (std::size_t i = 0; i < number; ++i)
             if (all_[i]->queued && !all_[i]->was_checked) {
                 std::lock_guard lock(ledger_->mutex);
-                ledger_->violation("async waiter " + std::to_string(number) + " was served while older waiter " +
-                                   std::to_string(i) + " still queued (not FIFO)");
+                ledger_->violation("async waiter " + std::to_string(number) +
+                                   " was served while older waiter " + std::to_string(i) +
+                                   " still queued (not FIFO)");
             }
     }
     waiter_list& all_;
@@ -345,7 +376,8 @@ public:
         ledger_->options = validated(c.options);
         options_ = ledger_->options;
         clock_ = ledger_->clock;
-        pool_ = std::make_unique<model_pool>(tracking_driver(fake_, ledger_), c.options, clock_, worker_mode::manual);
+        pool_ = std::make_unique<model_pool>(tracking_driver(fake_, ledger_), c.options, clock_,
+                                             worker_mode::manual);
         pool_->add_observer(std::make_shared<close_checker>(ledger_));
     }
 
@@ -378,7 +410,9 @@ private:
     };
 
     std::int64_t now() const { return clock_.now().time_since_epoch().count(); }
-    std::string at() const { return std::string(" (at ") + op_name(current_.what) + " " + std::to_string(current_.arg) + ")"; }
+    std::string at() const {
+        return std::string(" (at ") + op_name(current_.what) + " " + std::to_string(current_.arg) + ")";
+    }
     void violation(std::string what) {
         std::lock_guard lock(ledger_->mutex);
         ledger_->violation(std::move(what) + at());
@@ -402,20 +436,24 @@ private:
         std::lock_guard lock(ledger_->mutex);
         const auto it = ledger_->open.find(id);
         if (it == ledger_->open.end()) {
-            ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) + ", which is not open" + at());
+            ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) +
+                               ", which is not open" + at());
         } else {
             const connection_record& rec = it->second;
             const std::int64_t life = detail::to_ns(options_.max_lifetime);
             if (rec.soft_epoch != ledger_->soft_epoch)
-                ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) + ", opened before a soft evict" + at());
+                ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) +
+                                   ", opened before a soft evict" + at());
             if (life != 0 && now() - rec.opened_at >= life)
-                ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) + " past its max_lifetime" + at());
+                ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) +
+                                   " past its max_lifetime" + at());
             if (options_.alive_bypass_window.count() == 0 && ledger_->broken.contains(id))
                 ledger_->violation(std::string(how) + " lent broken connection " + std::to_string(id) +
                                    " although every borrow validates" + at());
         }
         if (!ledger_->held.insert(id).second)
-            ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) + ", which is already lent" + at());
+            ledger_->violation(std::string(how) + " lent connection " + std::to_string(id) +
+                               ", which is already lent" + at());
         held_.push_back({std::move(lease), id});
     }
 
@@ -451,9 +489,11 @@ private:
         if (ledger_->pool_closed && ref.failure != errc::pool_closed)
             violation("an async waiter on a closed pool was not refused with pool_closed");
         if (!ledger_->pool_closed && queued >= options_.max_pending && ref.failure != errc::pending_limit)
-            violation("an async waiter beyond max_pending (" + std::to_string(queued) + " queued) was not refused");
+            violation("an async waiter beyond max_pending (" + std::to_string(queued) +
+                      " queued) was not refused");
         if (ref.failure == errc::pending_limit && queued < options_.max_pending)
-            violation("an async waiter was refused with pending_limit while only " + std::to_string(queued) + " were queued");
+            violation("an async waiter was refused with pending_limit while only " + std::to_string(queued) +
+                      " were queued");
     }
 
     void advance(nanoseconds d) {
@@ -485,9 +525,11 @@ private:
             if (slot) {
                 take(model_pool::make_lease(pool_->core(), slot), "an async hand-off");
             } else if (ec != errc::timeout && ec != errc::pool_closed && ec != errc::pending_limit) {
-                violation("async waiter " + std::to_string(w->number) + " failed with an unexpected error: " + ec.message());
+                violation("async waiter " + std::to_string(w->number) +
+                          " failed with an unexpected error: " + ec.message());
             } else if (ec == errc::timeout && !w->timed_out) {
-                violation("async waiter " + std::to_string(w->number) + " failed with timeout before its timer fired");
+                violation("async waiter " + std::to_string(w->number) +
+                          " failed with timeout before its timer fired");
             }
         }
     }
@@ -501,8 +543,9 @@ private:
 
     void housekeep() {
         note_connect_failures();
-        const bool refill_expected = connects_work() && !ledger_->pool_closed &&
-                                     (last_connect_failure_ < 0 || now() - last_connect_failure_ >= detail::backoff_max_ns);
+        const bool refill_expected =
+            connects_work() && !ledger_->pool_closed &&
+            (last_connect_failure_ < 0 || now() - last_connect_failure_ >= detail::backoff_max_ns);
         pool_->run_worker_once();
         complete_delivered();
         const int failures_before = failures_seen_;
@@ -512,9 +555,10 @@ private:
         std::size_t queued = 0;
         for (const auto& w : waiters_) queued += w->queued;
         if (st.total < options_.max_size && (st.idle < options_.min_idle || queued > 0))
-            violation("after a worker pass with working connects: " + std::to_string(st.total) + " open (max_size " +
-                      std::to_string(options_.max_size) + "), " + std::to_string(st.idle) + " idle (min_idle " +
-                      std::to_string(options_.min_idle) + "), " + std::to_string(queued) + " waiters queued");
+            violation("after a worker pass with working connects: " + std::to_string(st.total) +
+                      " open (max_size " + std::to_string(options_.max_size) + "), " +
+                      std::to_string(st.idle) + " idle (min_idle " + std::to_string(options_.min_idle) +
+                      "), " + std::to_string(queued) + " waiters queued");
     }
 
     void break_connection(std::uint64_t arg) {
@@ -529,48 +573,71 @@ private:
 
     void do_step(const step& s) {
         switch (s.what) {
-        case op::try_acquire:
-            if (auto l = pool_->try_acquire()) {
-                if (ledger_->pool_closed) violation("try_acquire lent a connection from a closed pool");
-                take(std::move(*l), "try_acquire");
-            }
-            break;
-        case op::wait_async: wait_async(); break;
-        case op::release: give_back(s.arg, false); break;
-        case op::release_invalid: give_back(s.arg, true); break;
-        case op::advance:
-        case op::leap_forward: advance(nanoseconds(s.arg)); break;
-        case op::leap_backward:
-            {
+            case op::try_acquire:
+                if (auto l = pool_->try_acquire()) {
+                    if (ledger_->pool_closed) violation("try_acquire lent a connection from a closed pool");
+                    take(std::move(*l), "try_acquire");
+                }
+                break;
+            case op::wait_async:
+                wait_async();
+                break;
+            case op::release:
+                give_back(s.arg, false);
+                break;
+            case op::release_invalid:
+                give_back(s.arg, true);
+                break;
+            case op::advance:
+            case op::leap_forward:
+                advance(nanoseconds(s.arg));
+                break;
+            case op::leap_backward: {
                 std::lock_guard lock(ledger_->mutex);
                 ++ledger_->evict_epoch;
             }
-            clock_.advance(-nanoseconds(s.arg));
-            break;
-        case op::housekeep: housekeep(); break;
-        case op::fail_connects: fake_.with([&](auto& st) { st.fail_next_connects = static_cast<int>(s.arg); }); break;
-        case op::refuse_connects: fake_.with([](auto& st) { st.refuse_connects = true; }); break;
-        case op::allow_connects: fake_.with([](auto& st) { st.refuse_connects = false; st.fail_next_connects = 0; }); break;
-        case op::break_connection: break_connection(s.arg); break;
-        case op::soft_evict:
-            {
+                clock_.advance(-nanoseconds(s.arg));
+                break;
+            case op::housekeep:
+                housekeep();
+                break;
+            case op::fail_connects:
+                fake_.with([&](auto& st) { st.fail_next_connects = static_cast<int>(s.arg); });
+                break;
+            case op::refuse_connects:
+                fake_.with([](auto& st) { st.refuse_connects = true; });
+                break;
+            case op::allow_connects:
+                fake_.with([](auto& st) {
+                    st.refuse_connects = false;
+                    st.fail_next_connects = 0;
+                });
+                break;
+            case op::break_connection:
+                break_connection(s.arg);
+                break;
+            case op::soft_evict: {
                 std::lock_guard lock(ledger_->mutex);
                 ++ledger_->evict_epoch;
                 ++ledger_->soft_epoch;
             }
-            pool_->soft_evict();
-            break;
-        case op::blocking_acquire: blocking_acquire(s.arg); break;
-        case op::close:
-            settle_checks_before_close();
-            {
-                std::lock_guard lock(ledger_->mutex);
-                ledger_->pool_closed = true;
-            }
-            pool_->close();
-            for (const auto& w : waiters_)
-                if (w->queued) violation("async waiter " + std::to_string(w->number) + " still queued after close()");
-            break;
+                pool_->soft_evict();
+                break;
+            case op::blocking_acquire:
+                blocking_acquire(s.arg);
+                break;
+            case op::close:
+                settle_checks_before_close();
+                {
+                    std::lock_guard lock(ledger_->mutex);
+                    ledger_->pool_closed = true;
+                }
+                pool_->close();
+                for (const auto& w : waiters_)
+                    if (w->queued)
+                        violation("async waiter " + std::to_string(w->number) +
+                                  " still queued after close()");
+                break;
         }
     }
 
@@ -579,7 +646,8 @@ private:
     /// back in the closed pool's queue, where nothing answers it. Until that is fixed, the worker
     /// finishes pending checks before the model closes the pool. Remove this when it is fixed.
     void settle_checks_before_close() {
-        const bool checking = std::any_of(waiters_.begin(), waiters_.end(), [](const auto& w) { return w->validating; });
+        const bool checking =
+            std::any_of(waiters_.begin(), waiters_.end(), [](const auto& w) { return w->validating; });
         if (!case_.avoid_known_bugs || !checking || ledger_->pool_closed) return;
         pool_->run_worker_once();
         complete_delivered();
@@ -618,9 +686,11 @@ private:
         // Each round: wait until the helper is done or blocks (again), then resolve the wait.
         for (int round = 0;; ++round) {
             if (!wait_for_helper(out, blocked_seen)) {  // the helper cannot be joined: report and stop
-                std::fprintf(stderr, "model violation, seed %llu: a blocking acquire was never answered%s\n  options: %s\n  steps:\n%s",
-                             static_cast<unsigned long long>(case_.seed), at().c_str(), describe_options(case_.options).c_str(),
-                             describe_steps(case_.steps).c_str());
+                std::fprintf(stderr,
+                             "model violation, seed %llu: a blocking acquire was never answered%s\n  "
+                             "options: %s\n  steps:\n%s",
+                             static_cast<unsigned long long>(case_.seed), at().c_str(),
+                             describe_options(case_.options).c_str(), describe_steps(case_.steps).c_str());
                 std::abort();
             }
             if (out.done) break;
@@ -629,15 +699,18 @@ private:
         }
         helper.join();
         if (out.lease) {
-            if (ledger_->pool_closed) violation("a blocking acquire was lent a connection from a closed pool");
+            if (ledger_->pool_closed)
+                violation("a blocking acquire was lent a connection from a closed pool");
             take(std::move(out.lease), "a blocking acquire");
         } else if (out.ec == errc::timeout) {
             const auto d = pool_->last_failure();
             if (!d || d->waited < options_.acquire_timeout)
-                violation("a blocking acquire timed out after " + std::to_string(d ? d->waited.count() : -1) + " ns (acquire_timeout " +
-                          std::to_string(options_.acquire_timeout.count()) + " ms)");
+                violation("a blocking acquire timed out after " + std::to_string(d ? d->waited.count() : -1) +
+                          " ns (acquire_timeout " + std::to_string(options_.acquire_timeout.count()) +
+                          " ms)");
         } else if (out.ec == errc::pool_closed) {
-            if (!ledger_->pool_closed) violation("a blocking acquire failed with pool_closed on an open pool");
+            if (!ledger_->pool_closed)
+                violation("a blocking acquire failed with pool_closed on an open pool");
         } else {
             violation("a blocking acquire failed with an unexpected error: " + out.ec.message());
         }
@@ -647,7 +720,8 @@ private:
     bool wait_for_helper(helper_outcome& out, int& blocked_seen) {
         std::unique_lock lock(ledger_->mutex);
         // A hang guard only (the engine never answered): no timing is asserted.
-        const bool ok = ledger_->changed.wait_for(lock, 20s, [&] { return out.done || ledger_->blocked > blocked_seen; });
+        const bool ok =
+            ledger_->changed.wait_for(lock, 20s, [&] { return out.done || ledger_->blocked > blocked_seen; });
         blocked_seen = ledger_->blocked;
         return ok;
     }
@@ -687,7 +761,8 @@ private:
     void check_invariants(bool after_worker) {
         const pool_stats st = pool_->stats();
         if (st.total > options_.max_size)
-            violation("stats report " + std::to_string(st.total) + " open, max_size is " + std::to_string(options_.max_size));
+            violation("stats report " + std::to_string(st.total) + " open, max_size is " +
+                      std::to_string(options_.max_size));
         std::size_t validating = 0, queued = 0;
         for (const auto& w : waiters_) {
             validating += w->validating;
@@ -697,17 +772,21 @@ private:
                 violation("async waiter " + std::to_string(w->number) + " is unanswered past its deadline");
         }
         if (queued > 0 && st.idle > 0 && !ledger_->pool_closed)
-            violation(std::to_string(queued) + " waiters queued while " + std::to_string(st.idle) + " connections idle");
+            violation(std::to_string(queued) + " waiters queued while " + std::to_string(st.idle) +
+                      " connections idle");
         if (st.active != held_.size() + validating)
-            violation("stats report " + std::to_string(st.active) + " active, the model holds " + std::to_string(held_.size()) +
-                      " and " + std::to_string(validating) + " are being checked for waiters");
+            violation("stats report " + std::to_string(st.active) + " active, the model holds " +
+                      std::to_string(held_.size()) + " and " + std::to_string(validating) +
+                      " are being checked for waiters");
         std::lock_guard lock(ledger_->mutex);
         for (const auto& h : held_)
-            if (!ledger_->open.contains(h.id)) ledger_->violation("held connection " + std::to_string(h.id) + " is not open" + at());
+            if (!ledger_->open.contains(h.id))
+                ledger_->violation("held connection " + std::to_string(h.id) + " is not open" + at());
         if (after_worker) check_idle_after_worker(st);
         if (after_worker && ledger_->open.size() != held_.size() + st.idle)
-            ledger_->violation("after a worker pass " + std::to_string(ledger_->open.size()) + " connections are open, but " +
-                               std::to_string(held_.size()) + " are held and " + std::to_string(st.idle) + " idle (lost)" + at());
+            ledger_->violation("after a worker pass " + std::to_string(ledger_->open.size()) +
+                               " connections are open, but " + std::to_string(held_.size()) +
+                               " are held and " + std::to_string(st.idle) + " idle (lost)" + at());
     }
 
     /// After a worker pass (ledger locked): what idles was due no retirement, and what is past
@@ -720,14 +799,18 @@ private:
         for (const auto& [id, rec] : ledger_->open) {
             if (ledger_->held.contains(id)) continue;
             const std::string who = "after a worker pass idle connection " + std::to_string(id);
-            if (rec.soft_epoch != ledger_->soft_epoch) ledger_->violation(who + " from before a soft evict is still open" + at());
+            if (rec.soft_epoch != ledger_->soft_epoch)
+                ledger_->violation(who + " from before a soft evict is still open" + at());
             if (life > 0 && now() - rec.opened_at >= life)
-                ledger_->violation(who + " is " + std::to_string(now() - rec.opened_at) + " ns old, past max_lifetime" + at());
+                ledger_->violation(who + " is " + std::to_string(now() - rec.opened_at) +
+                                   " ns old, past max_lifetime" + at());
             if (idle_expiry && now() - rec.last_used >= idle_limit) ++idle_expired;
         }
         if (idle_expired > 0 && st.idle > options_.min_idle && !ledger_->pool_closed)
-            ledger_->violation("after a worker pass " + std::to_string(idle_expired) + " connections idle past idle_timeout stay open with " +
-                               std::to_string(st.idle) + " idle, above min_idle " + std::to_string(options_.min_idle) + at());
+            ledger_->violation("after a worker pass " + std::to_string(idle_expired) +
+                               " connections idle past idle_timeout stay open with " +
+                               std::to_string(st.idle) + " idle, above min_idle " +
+                               std::to_string(options_.min_idle) + at());
     }
 
     /// Gives everything back, closes and destroys the pool: every connection closes, once.
@@ -752,12 +835,15 @@ private:
         pool_.reset();
         std::lock_guard lock(ledger_->mutex);
         if (!ledger_->open.empty())
-            ledger_->violation(std::to_string(ledger_->open.size()) + " connections still open after the pool was destroyed (leak)");
+            ledger_->violation(std::to_string(ledger_->open.size()) +
+                               " connections still open after the pool was destroyed (leak)");
         if (ledger_->closed != ledger_->ever_opened)
-            ledger_->violation("the driver opened " + std::to_string(ledger_->ever_opened.size()) + " connections and closed " +
-                               std::to_string(ledger_->closed.size()));
+            ledger_->violation("the driver opened " + std::to_string(ledger_->ever_opened.size()) +
+                               " connections and closed " + std::to_string(ledger_->closed.size()));
         const int open = fake_.with([](auto& s) { return s.open; });
-        if (open != 0) ledger_->violation("the fake driver counts " + std::to_string(open) + " connections open at the end");
+        if (open != 0)
+            ledger_->violation("the fake driver counts " + std::to_string(open) +
+                               " connections open at the end");
     }
 
     const model_case& case_;
@@ -800,9 +886,13 @@ std::vector<step> shrink(const model_case& c, std::vector<step> steps, model_fai
 std::string replay_text(const model_case& c, const std::vector<step>& steps, const model_failure& f) {
     std::ostringstream out;
     out << "model violation, seed " << c.seed
-        << (c.avoid_known_bugs ? " (replay: LIFEGUARD_MODEL_SEED=" + std::to_string(c.seed) + ")" : std::string(" (a fixed case)")) << "\n"
+        << (c.avoid_known_bugs ? " (replay: LIFEGUARD_MODEL_SEED=" + std::to_string(c.seed) + ")"
+                               : std::string(" (a fixed case)"))
+        << "\n"
         << "  options: " << describe_options(c.options) << "\n"
-        << "  " << (f.step > 0 ? "after step " + std::to_string(f.step) : std::string("when closing and destroying the pool"))
+        << "  "
+        << (f.step > 0 ? "after step " + std::to_string(f.step)
+                       : std::string("when closing and destroying the pool"))
         << ": " << f.what << "\n"
         << "  minimal steps (" << steps.size() << " of " << c.steps.size() << "):\n"
         << describe_steps(steps);
@@ -839,8 +929,14 @@ bool check_seed(std::uint64_t seed) {
 TEST(PoolModelFoundBugs, AsyncWaiterWhoseCheckFailsAfterCloseIsAnswered) {
     model_case c;
     c.seed = 224;
-    c.options = {.name = "model", .max_size = 1, .min_idle = 1, .acquire_timeout = 5000ms, .idle_timeout = 10'000ms,
-                 .max_lifetime = 0ms, .keepalive_interval = 30'000ms, .alive_bypass_window = 0ms,
+    c.options = {.name = "model",
+                 .max_size = 1,
+                 .min_idle = 1,
+                 .acquire_timeout = 5000ms,
+                 .idle_timeout = 10'000ms,
+                 .max_lifetime = 0ms,
+                 .keepalive_interval = 30'000ms,
+                 .alive_bypass_window = 0ms,
                  .housekeeping_interval = 100ms};
     c.steps = {{op::housekeep, 0}, {op::wait_async, 0}, {op::close, 0}, {op::break_connection, 0}};
     c.avoid_known_bugs = false;
