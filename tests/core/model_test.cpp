@@ -388,7 +388,7 @@ public:
         if (pool_) finish();
     }
 
-    /// Runs the first `count` steps, then closes and destroys the pool; the first violation.
+    /// Runs `steps`, then closes and destroys the pool; returns the first violation.
     std::optional<model_failure> run(const std::vector<step>& steps) {
         for (std::size_t i = 0; i < steps.size(); ++i) {
             current_ = steps[i];
