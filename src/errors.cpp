@@ -25,21 +25,6 @@ std::string ms(std::chrono::nanoseconds d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
-std::string site_text(const std::source_location& s) {
-    if (s.line() == 0) return "(unknown site)";
-    std::string file = s.file_name();
-    if (auto slash = file.find_last_of('/'); slash != std::string::npos) file.erase(0, slash + 1);
-    std::string fn = s.function_name();
-    // "void f(int)" → "f"
-    if (auto paren = fn.find('('); paren != std::string::npos) fn.erase(paren);
-    if (auto space = fn.find_last_of(' '); space != std::string::npos) fn.erase(0, space + 1);
-    return file + ":" + std::to_string(s.line()) + (fn.empty() ? "" : " " + fn + "()");
-}
-
-std::string owner_text(owner_id id, const std::string& label) {
-    return label.empty() ? "task " + std::to_string(id) : label + " (task " + std::to_string(id) + ")";
-}
-
 }  // namespace
 
 const std::error_category& pool_category() noexcept {
@@ -77,7 +62,7 @@ std::string pool_diagnostics::summary() const {
         auto oldest = holders.front();
         for (const auto& h : holders)
             if (h.age > oldest.age) oldest = h;
-        s += "; longest holder: " + owner_text(oldest.owner, oldest.owner_label) + " at " + site_text(oldest.site) +
+        s += "; longest holder: " + describe_owner(oldest.owner, oldest.owner_label) + " at " + describe_site(oldest.site) +
              " for " + ms(oldest.age);
     }
     return s;
@@ -85,16 +70,78 @@ std::string pool_diagnostics::summary() const {
 
 std::string pool_diagnostics::to_string() const {
     std::string s = summary();
-    s += "\n  acquire at " + site_text(site) + " by task " + std::to_string(owner);
+    s += "\n  acquire at " + describe_site(site) + " by task " + std::to_string(owner);
     if (!holders.empty()) {
         s += "\n  holders (" + std::to_string(holders.size()) + "):";
         for (const auto& h : holders)
-            s += "\n    " + owner_text(h.owner, h.owner_label) + " at " + site_text(h.site) + ", held " + ms(h.age);
+            s += "\n    " + describe_owner(h.owner, h.owner_label) + " at " + describe_site(h.site) + ", held " + ms(h.age);
     }
     if (!detail.empty()) s += "\n" + detail;
     return s;
 }
 
-std::string describe_site(const std::source_location& site) { return site_text(site); }
+std::string describe_site(const std::source_location& site) {
+    const std::string_view file = site.file_name();
+    const std::string_view fn = site.function_name();
+    if (file.empty() && fn.empty()) return "unknown site";
+    std::string out(file.substr(file.find_last_of('/') == std::string_view::npos ? 0 : file.find_last_of('/') + 1));
+    out += ':';
+    out += std::to_string(site.line());
+    if (fn.empty()) return out;
+    // "void app::login(int) [with T = x]" -> "app::login()": name without return type, parameters
+    // or template arguments of the signature; keep the text as is if it does not parse.
+    std::string_view f = fn.substr(0, fn.find(" [with "));
+    int depth = 0;
+    std::size_t open = std::string_view::npos;
+    for (std::size_t i = 0; i < f.size() && open == std::string_view::npos; ++i) {
+        if (f[i] == '<') ++depth;
+        else if (f[i] == '>') --depth;
+        else if (f[i] == '(' && depth == 0 && i > 0) open = i;
+    }
+    if (open == std::string_view::npos) {
+        out += ' ';
+        out += f;
+        return out;
+    }
+    std::size_t start = 0;
+    depth = 0;
+    for (std::size_t i = open; i-- > 0;) {
+        if (f[i] == '>') ++depth;
+        else if (f[i] == '<') --depth;
+        else if (f[i] == ' ' && depth == 0) {
+            start = i + 1;
+            break;
+        }
+    }
+    // Keep the last two qualifiers ("repo::save", "Class::method"): enough to find it, short
+    // enough to read; anonymous namespaces say nothing.
+    const std::string_view name = f.substr(start, open - start);
+    std::vector<std::string_view> parts;
+    depth = 0;
+    std::size_t from = 0;
+    for (std::size_t i = 0; i + 1 < name.size(); ++i) {
+        if (name[i] == '<') ++depth;
+        else if (name[i] == '>') --depth;
+        else if (depth == 0 && name[i] == ':' && name[i + 1] == ':') {
+            parts.push_back(name.substr(from, i - from));
+            from = i + 2;
+            ++i;
+        }
+    }
+    parts.push_back(name.substr(from));
+    std::erase_if(parts, [](std::string_view p) { return p.empty() || p == "{anonymous}"; });
+    out += ' ';
+    for (std::size_t i = parts.size() > 2 ? parts.size() - 2 : 0; i < parts.size(); ++i) {
+        out += parts[i];
+        if (i + 1 < parts.size()) out += "::";
+    }
+    out += "()";
+    return out;
+}
+
+std::string describe_owner(owner_id id, std::string_view label) {
+    std::string task = "task " + std::to_string(id);
+    return label.empty() ? task : std::string(label) + " (" + task + ")";
+}
 
 }  // namespace lifeguard

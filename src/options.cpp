@@ -80,14 +80,19 @@ pool_options validated(pool_options o) {
     check_range(p, "alive_bypass_window", o.alive_bypass_window, 0ms, forever);
     if (o.max_pending < 1) reject(p, "max_pending", show(o.max_pending), "must be at least 1 (or unbounded)");
     check_range(p, "housekeeping_interval", o.housekeeping_interval, 100ms, 1h);
-    switch (o.on_deadlock) {
-    case deadlock_policy::ignore:
-    case deadlock_policy::report:
-    case deadlock_policy::fail_fast:
-    case deadlock_policy::abort: break;
-    default: reject(p, "on_deadlock", std::to_string(static_cast<int>(o.on_deadlock)), "must be ignore, report, fail_fast or abort");
-    }
+    if (to_string(o.on_deadlock) == "unknown")
+        reject(p, "on_deadlock", std::to_string(static_cast<int>(o.on_deadlock)), "must be ignore, report, fail_fast or abort");
     return o;
+}
+
+std::string_view to_string(deadlock_policy policy) noexcept {
+    switch (policy) {
+    case deadlock_policy::ignore: return "ignore";
+    case deadlock_policy::report: return "report";
+    case deadlock_policy::fail_fast: return "fail_fast";
+    case deadlock_policy::abort: return "abort";
+    }
+    return "unknown";
 }
 
 }  // namespace lifeguard

@@ -31,6 +31,7 @@
 #include "lifeguard/diagnostics/detail/seen_table.hpp"
 #include "lifeguard/diagnostics/wait_graph.hpp"
 #include "blocked_threads.hpp"
+#include "quoted.hpp"
 #include "task_tally.hpp"
 
 namespace lifeguard::diagnostics {
@@ -79,8 +80,6 @@ void raise_to(std::atomic<std::uint64_t>& a, std::uint64_t v) noexcept {
     while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
     }
 }
-
-std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 /// The ledger's key for a pool: its view's address. Unique while the pool is attached (its
 /// entries are purged when it detaches) and free to compute, unlike the virtual id().

@@ -7,18 +7,10 @@
 
 #include "lifeguard/options.hpp"
 #include "lifeguard/sizing.hpp"
+#include "quoted.hpp"
 
 namespace lifeguard::diagnostics {
 namespace {
-
-std::string in_quotes(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out += '"';
-    out += s;
-    out += '"';
-    return out;
-}
 
 std::string duration_text(std::chrono::nanoseconds d) {
     const auto ns = d.count();
@@ -32,15 +24,7 @@ std::string duration_text(std::chrono::nanoseconds d) {
     return buf;
 }
 
-std::string task_name(const task_report& t) {
-    std::string s = "task ";
-    s += std::to_string(t.owner);
-    if (!t.label.empty()) {
-        s += ' ';
-        s += in_quotes(t.label);
-    }
-    return s;
-}
+std::string task_name(const task_report& t) { return describe_owner(t.owner, t.label); }
 
 std::string pool_list(const std::vector<pool_report>& pools) {
     std::string s = pools.size() == 1 ? "pool " : "pools ";
@@ -90,65 +74,6 @@ std::string_view to_string(report_kind kind) noexcept {
     case report_kind::outage: return "outage";
     }
     return "unknown";
-}
-
-std::string describe_site(const std::source_location& site) {
-    const std::string_view file = site.file_name();
-    const std::string_view fn = site.function_name();
-    if (file.empty() && fn.empty()) return "unknown site";
-    std::string out(file.substr(file.find_last_of('/') == std::string_view::npos ? 0 : file.find_last_of('/') + 1));
-    out += ':';
-    out += std::to_string(site.line());
-    if (fn.empty()) return out;
-    // "void app::login(int) [with T = x]" -> "app::login()": name without return type, parameters
-    // or template arguments of the signature; keep the text as is if it does not parse.
-    std::string_view f = fn.substr(0, fn.find(" [with "));
-    int depth = 0;
-    std::size_t open = std::string_view::npos;
-    for (std::size_t i = 0; i < f.size() && open == std::string_view::npos; ++i) {
-        if (f[i] == '<') ++depth;
-        else if (f[i] == '>') --depth;
-        else if (f[i] == '(' && depth == 0 && i > 0) open = i;
-    }
-    if (open == std::string_view::npos) {
-        out += ' ';
-        out += f;
-        return out;
-    }
-    std::size_t start = 0;
-    depth = 0;
-    for (std::size_t i = open; i-- > 0;) {
-        if (f[i] == '>') ++depth;
-        else if (f[i] == '<') --depth;
-        else if (f[i] == ' ' && depth == 0) {
-            start = i + 1;
-            break;
-        }
-    }
-    // Keep the last two qualifiers ("repo::save", "Class::method"): enough to find it, short
-    // enough to read; anonymous namespaces say nothing.
-    const std::string_view name = f.substr(start, open - start);
-    std::vector<std::string_view> parts;
-    depth = 0;
-    std::size_t from = 0;
-    for (std::size_t i = 0; i + 1 < name.size(); ++i) {
-        if (name[i] == '<') ++depth;
-        else if (name[i] == '>') --depth;
-        else if (depth == 0 && name[i] == ':' && name[i + 1] == ':') {
-            parts.push_back(name.substr(from, i - from));
-            from = i + 2;
-            ++i;
-        }
-    }
-    parts.push_back(name.substr(from));
-    std::erase_if(parts, [](std::string_view p) { return p.empty() || p == "{anonymous}"; });
-    out += ' ';
-    for (std::size_t i = parts.size() > 2 ? parts.size() - 2 : 0; i < parts.size(); ++i) {
-        out += parts[i];
-        if (i + 1 < parts.size()) out += "::";
-    }
-    out += "()";
-    return out;
 }
 
 std::uint64_t safe_pool_size(std::uint64_t tasks, std::uint64_t depth) noexcept {

@@ -148,20 +148,6 @@ inline std::string wrap(std::string_view text, std::size_t width = 94) {
     return out + line;
 }
 
-inline std::string policy_name(lifeguard::deadlock_policy p) {
-    switch (p) {
-        case lifeguard::deadlock_policy::ignore:
-            return "ignore";
-        case lifeguard::deadlock_policy::report:
-            return "report";
-        case lifeguard::deadlock_policy::fail_fast:
-            return "fail_fast";
-        case lifeguard::deadlock_policy::abort:
-            return "abort";
-    }
-    return "?";
-}
-
 /// The k6-style block every phase ends with, and its facts.
 inline void summarize_load(const load_result& r, phase_outcome& out) {
     const int n = static_cast<int>(r.logins.size());
@@ -205,7 +191,7 @@ inline void pool_facts(const lifeguard::pool_options& o, bool detector, phase_ou
                          {"max_size", o.max_size},
                          {"min_idle", o.min_idle},
                          {"acquire_timeout_ms", o.acquire_timeout.count()},
-                         {"policy", policy_name(o.on_deadlock)},
+                         {"policy", lifeguard::to_string(o.on_deadlock)},
                          {"detector", detector}};
 }
 

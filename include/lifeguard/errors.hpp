@@ -8,6 +8,7 @@
 #include <source_location>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -40,8 +41,15 @@ enum class verdict {
 
 std::string_view to_string(verdict v) noexcept;
 
-/// "file.cpp:42 function()" — how diagnostics name a call site.
+/// A call site as every error, log and report prints it: "login.cpp:42 login()" (file name
+/// without directories; function name without return type, parameters, template arguments or
+/// anonymous namespaces, and at most its last two qualifiers, e.g. "repo::save()").
+/// "unknown site" when empty.
 std::string describe_site(const std::source_location& site);
+
+/// A task as every error, log and report names it: "task 7", or "login 17 (task 7)" when its
+/// owner_scope has a label.
+std::string describe_owner(owner_id id, std::string_view label);
 
 /// One lease that was out when the diagnostics were taken.
 struct holder_info {

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <string_view>
 
 namespace lifeguard {
 
@@ -19,6 +20,10 @@ enum class deadlock_policy {
     fail_fast,  ///< report, then fail a knot member that holds a lease with errc::deadlock
     abort,      ///< report, then std::abort() (for tests and fail-loudly environments)
 };
+
+/// "ignore", "report", "fail_fast" or "abort": the option's name for it, in logs, reports and
+/// errors; "unknown" for a value outside the enum.
+std::string_view to_string(deadlock_policy policy) noexcept;
 
 /// A duration option set to `forever` never runs out. Per option: acquire_timeout waits (and
 /// opens a connection) without a deadline; idle_timeout and max_lifetime never retire;

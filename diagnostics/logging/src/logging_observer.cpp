@@ -27,26 +27,6 @@ std::string off_or_ms(std::chrono::milliseconds d) {
     return d.count() == 0 || d == forever ? std::string("off") : duration_text(d);
 }
 
-std::string_view policy_name(deadlock_policy p) {
-    switch (p) {
-        case deadlock_policy::ignore:
-            return "ignore";
-        case deadlock_policy::report:
-            return "report";
-        case deadlock_policy::fail_fast:
-            return "fail_fast";
-        case deadlock_policy::abort:
-            return "abort";
-    }
-    return "unknown";
-}
-
-// Named like the core's diagnostics: "task 7", or "login 7 (task 7)" for a labelled owner.
-std::string describe_owner(owner_id id, std::string_view label) {
-    const auto task = "task " + std::to_string(id);
-    return label.empty() ? task : std::string(label) + " (" + task + ")";
-}
-
 std::string plural(std::uint64_t n, std::string_view one, std::string_view many) {
     return std::to_string(n) + " " + std::string(n == 1 ? one : many);
 }
@@ -167,7 +147,7 @@ void logging_observer::on_attach(pool_view& pool) {
         off_or_ms(o.idle_timeout), off_or_ms(o.max_lifetime), off_or_ms(o.keepalive_interval),
         off_or_ms(o.leak_detection_threshold),
         o.max_pending == pool_options::unbounded ? std::string("unbounded") : std::to_string(o.max_pending),
-        policy_name(o.on_deadlock));
+        to_string(o.on_deadlock));
 }
 
 void logging_observer::on_detach(pool_view& pool) {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lifeguard/errors.hpp"
 #include "lifeguard/options.hpp"
 #include "lifeguard/owner.hpp"
 #include "lifeguard/stats.hpp"
@@ -31,10 +32,7 @@ enum class report_kind { deadlock, nested_acquisition, order_inversion, outage }
 
 std::string_view to_string(report_kind kind) noexcept;
 
-/// A call site as reports print it: "login.cpp:42 login()" (file name without directories;
-/// function name without return type, parameters or anonymous namespaces, and at most its
-/// last two qualifiers, e.g. "repo::save()"). "unknown site" when empty.
-std::string describe_site(const std::source_location& site);
+using lifeguard::describe_site;  // one text for a call site, the core's (errors.hpp)
 
 /// `Tn x (Cm - 1) + 1`: the pool size that rules out a same-pool deadlock when up to `tasks`
 /// tasks each hold up to `depth` leases of the pool at once (HikariCP's formula). Saturates
