@@ -1212,6 +1212,13 @@ private:
             s.state.store(slot_reserved, std::memory_order_relaxed);
             close_queue_.push_back({&s, *retire_for});
         }
+        if ((gate_.load(std::memory_order_relaxed) & gate_closed) && !w.cancelled) {
+            // close() ran while we checked (it answers queued waiters only, and this one was
+            // not queued): nothing will be served any more, so answer it here. Requeued, it
+            // was never answered and the pool's destruction waited for it.
+            w.cancelled = true;
+            w.failure = make_error_code(errc::pool_closed);
+        }
         if (w.cancelled) {
             if (!retire_for) give_back_locked(s);
             w.wake();
