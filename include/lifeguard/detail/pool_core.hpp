@@ -47,6 +47,7 @@
 
 #include "lifeguard/detail/clock.hpp"
 #include "lifeguard/detail/fence.hpp"
+#include "lifeguard/detail/lock_check.hpp"
 #include "lifeguard/detail/observer_list.hpp"
 #include "lifeguard/detail/return_guard.hpp"
 #include "lifeguard/detail/slot.hpp"
@@ -151,11 +152,11 @@ public:
     slot_type* acquire_idle(owner_id owner, const std::source_location& site, std::int64_t& started) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) [[unlikely]]
-            obs->on_acquire_start(*this, owner, site);
+            outside_lock(obs)->on_acquire_start(*this, owner, site);
         if ((gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) == 0) [[likely]] {
             if (slot_type* s = borrow_idle(owner, site, started)) {
                 if (obs) [[unlikely]]
-                    obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+                    outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
                 return s;
             }
         }
@@ -172,11 +173,11 @@ public:
     /// Borrows an idle connection if one is ready now; never waits.
     slot_type* try_acquire(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (obs) obs->on_acquire_start(*this, owner, site);
+        if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
         if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started);
-        if (s && obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+        if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         if (!s) request_work();
         return s;
     }
@@ -186,11 +187,11 @@ public:
     /// is left to enqueue_async(), whose hand-off has the worker check it.
     slot_type* try_acquire_async(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (obs) obs->on_acquire_start(*this, owner, site);
+        if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
         if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
-        if (s && obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
+        if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         return s;  // no request_work(): enqueue_async() follows a miss and asks for it
     }
 
@@ -226,7 +227,7 @@ public:
             w.announced = true;
             const wait_info info{w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)};
             lock.unlock();
-            obs->on_block(*this, info);
+            outside_lock(obs)->on_block(*this, info);
         }
         return;
     }
@@ -252,18 +253,18 @@ public:
     slot_type* complete_async(waiter& w, std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
                               std::exception_ptr* exception) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.announced && obs) obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+        if (w.announced && obs) outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp(*s, w.owner, w.site, coarse_now(clock_));
             const std::int64_t waited = precise_now(clock_) - w.since;
             acquire_wait_.add(waited);
-            if (obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
+            if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
             ec.clear();
         } else {
             ec = w.failure;
             auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
-            if (obs) obs->on_acquire_failed(*this, *d);
+            if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
             if (exception) *exception = w.failure_exception;
             std::lock_guard lock(mutex_);
             last_failure_ = d;
@@ -279,7 +280,7 @@ public:
     void abandon_async(waiter& w) noexcept {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (w.announced && obs)
-            obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+            outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         std::unique_lock lock(mutex_);
         if (w.validating) {
             const auto job = std::find_if(check_queue_.begin(), check_queue_.end(),
@@ -336,6 +337,14 @@ public:
     /// The pool clock's current time, ns.
     std::int64_t clock_now_ns() const noexcept { return precise_now(clock_); }
 
+    /// Every observer hook is called as `outside_lock(obs)->on_...`: the one place that checks
+    /// (debug builds) what observer.hpp promises, that hooks never run while this thread holds
+    /// the pool's mutex (a hook that calls back into the pool would deadlock on its own thread).
+    pool_observer* outside_lock(pool_observer* obs) const noexcept {
+        assert(!detail::held_by_this_thread(mutex_) && "an observer hook was called under the pool's mutex");
+        return obs;
+    }
+
     // ------------------------------------------------------------------ returning
 
     void release(slot_type& s, bool invalidated) noexcept {
@@ -345,7 +354,7 @@ public:
         s.usage_total_ns.add(static_cast<std::uint64_t>(held));
         s.usage_max_ns.raise_to(static_cast<std::uint64_t>(held));
         if (pool_observer* obs = observer_.load(std::memory_order_acquire)) [[unlikely]]
-            obs->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
+            outside_lock(obs)->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
 
         return_scope announce(this);
         std::optional<close_reason> retire_for;
@@ -406,7 +415,7 @@ public:
             std::lock_guard lock(mutex_);
             observer_.store(nullptr, std::memory_order_release);
         }
-        for (auto& o : observers_.all()) o->on_detach(*this);
+        for (auto& o : observers_.all()) outside_lock(o.get())->on_detach(*this);
         close();
         if constexpr (subscribable_clock<Clock>) clock_.unsubscribe(clock_subscription_);
         {
@@ -433,7 +442,7 @@ public:
             std::lock_guard lock(mutex_);
             observer_.store(observers_.add(std::move(o)), std::memory_order_release);
         }
-        raw->on_attach(*this);
+        outside_lock(raw)->on_attach(*this);
     }
 
     /// worker_mode::manual: does everything that is due now, synchronously, on this thread.
@@ -676,13 +685,13 @@ private:
                 if (!prepare(*s, owner, site, started)) continue;  // broken: retry in the time left
                 const std::int64_t waited = precise_now(clock_) - started;
                 acquire_wait_.add(waited);
-                if (obs) obs->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
+                if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
                 ec.clear();
                 return s;
             }
             ec = w.failure ? w.failure : make_error_code(failed);
             auto d = std::make_shared<pool_diagnostics>(diagnose(ec, owner, site, started));
-            if (obs) obs->on_acquire_failed(*this, *d);
+            if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
             if (exception) *exception = w.failure_exception;
             {
                 std::lock_guard lock(mutex_);
@@ -733,7 +742,7 @@ private:
                 announced_block = true;
                 lock.unlock();
                 try {
-                    obs->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since),
+                    outside_lock(obs)->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since),
                                           /*blocks_thread=*/true});
                 } catch (...) {
                     // Observers must not throw; if one does, do not leave this stack frame queued.
@@ -767,7 +776,7 @@ private:
         }
         if (announced_block && obs) {
             lock.unlock();
-            obs->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+            outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
             lock.lock();
         }
         stop_waiting_locked();
@@ -996,7 +1005,7 @@ private:
         s.connection.reset();
         closed_[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
         s.state.store(slot_empty, std::memory_order_release);
-        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) obs->on_connection_closed(*this, why);
+        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) outside_lock(obs)->on_connection_closed(*this, why);
     }
 
     void drain_close_queue(std::unique_lock<std::mutex>& lock) noexcept {
@@ -1122,7 +1131,7 @@ private:
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (!error.empty()) {
             connect_failures_.fetch_add(1, std::memory_order_relaxed);
-            if (obs) obs->on_connect_failed(*this, error);
+            if (obs) outside_lock(obs)->on_connect_failed(*this, error);
             lock.lock();
             s->state.store(slot_empty, std::memory_order_release);
             last_connect_error_ = std::move(error);
@@ -1132,7 +1141,7 @@ private:
         }
         creation_.add(ended - began);
         created_.fetch_add(1, std::memory_order_relaxed);
-        if (obs) obs->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
+        if (obs) outside_lock(obs)->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
         s->created_at = ended;
         s->expires_at = lifetime_end(ended);
         s->generation = evict_generation_.load(std::memory_order_relaxed);
@@ -1277,7 +1286,7 @@ private:
             holder_info h{holder, owner_label(holder), s.site.load(std::memory_order_relaxed), std::chrono::nanoseconds(age)};
             if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
                 lock.unlock();
-                obs->on_leak(*this, h);
+                outside_lock(obs)->on_leak(*this, h);
                 lock.lock();
             }
             return true;
@@ -1303,7 +1312,7 @@ private:
         if (leap == 0) return;
         if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
             lock.unlock();
-            obs->on_clock_leap(*this, std::chrono::nanoseconds(leap));
+            outside_lock(obs)->on_clock_leap(*this, std::chrono::nanoseconds(leap));
             lock.lock();
         }
     }
