@@ -7,6 +7,15 @@
 // callers take it only when they must wait, or when a return finds the `gate_` word non-zero
 // (waiters to wake, fairness hand-off, closed pool).
 //
+// What the hot path keeps beyond bench/core's best-case `reference` pool (one CAS, one store:
+// 5.7 ns a pair against lifeguard's 12.8 ns, one thread, same process): per borrow, the
+// observer pointer and gate word loads, the lifetime / eviction / freshness compares, and the
+// lease stamp (site, acquired_at, lease_seq, owner: what leak reports, pool errors and the
+// detector read); per return, the usage counters (count, total, max held), the driver's reset,
+// the same compares, last_used, the fairness check (lease_seq against owed_at_seq) and the
+// owner cleared beside the idle store. Measured, not guessed: clearing the owner in a store of
+// its own, before the reset, cost 3.5 ns of the pair.
+//
 // Hand-off policy. Waiters are queued FIFO. Callers that are running and do not wait may take
 // an idle connection first ("barging"): that keeps connections busy instead of parked while a
 // sleeping waiter is scheduled. While anyone waits, every return takes the slow path and wakes
