@@ -11,7 +11,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <thread>
+#include <vector>
 
 namespace lifeguard {
 
@@ -26,23 +27,11 @@ inline owner_id new_owner_id() noexcept {
 }
 
 namespace detail {
-/// What diagnostics know of live owner_scopes, by owner id: their labels (to name holders) and
-/// how many threads act for each owner now (a task is blocked only when all of them are).
-/// Touched once per scope (not per acquire).
-struct owner_registry {
-    std::mutex mutex;
-    std::unordered_map<owner_id, std::string> labels;
-    std::unordered_map<owner_id, std::size_t> threads;
-    static owner_registry& instance() {
-        static owner_registry* r = new owner_registry;  // outlives thread-exit destructors
-        return *r;
-    }
-};
-
 struct owner_slot {
     owner_id id = 0;
     const std::string* label = nullptr;       // set by owner_scope; nullptr means "thread"
     const owner_slot* enclosing = nullptr;    // the slot of the scope this one is nested in
+                                              // (nullptr: the thread's own slot, no scope)
 };
 inline thread_local owner_slot current_owner_slot;
 inline thread_local owner_id thread_owner_id = 0;
@@ -53,6 +42,58 @@ inline bool acts_for(const owner_slot* slot, owner_id id) noexcept {
         if (slot->id == id) return true;
     return false;
 }
+
+/// What diagnostics know of live owner_scopes: each thread's chain of scopes, readable from
+/// other threads. Diagnostics ask rarely (who holds, what label, how many threads act for a
+/// task); scopes open and close once per request on every thread. So a scope touches only its
+/// own thread's record (an uncontended flag, no allocation, no process-wide lock), and a
+/// question walks every thread's chain. (A process-wide map under one mutex made each scope
+/// cost ~60 ns and serialised every request in the process on that mutex.)
+struct thread_scopes {
+    std::atomic<bool> busy{false};  ///< held while this thread changes its chain or one reads it
+    owner_slot* head = &current_owner_slot;
+
+    void lock() noexcept {
+        while (busy.exchange(true, std::memory_order_acquire)) std::this_thread::yield();
+    }
+    void unlock() noexcept { busy.store(false, std::memory_order_release); }
+
+    struct registry {
+        std::mutex mutex;
+        std::vector<thread_scopes*> threads;
+        static registry& instance() {
+            static registry* r = new registry;  // outlives thread-exit destructors
+            return *r;
+        }
+    };
+    thread_scopes() {
+        auto& r = registry::instance();
+        std::lock_guard lock(r.mutex);
+        r.threads.push_back(this);
+    }
+    ~thread_scopes() {
+        auto& r = registry::instance();
+        std::lock_guard lock(r.mutex);
+        std::erase(r.threads, this);
+    }
+    thread_scopes(const thread_scopes&) = delete;
+    thread_scopes& operator=(const thread_scopes&) = delete;
+
+    /// Calls f(const owner_slot&) for each scope-made slot of each thread's chain, innermost
+    /// first, with that thread's chain held still; f returns true to go on to the next thread.
+    template <class F>
+    static void visit(F&& f) {
+        auto& r = registry::instance();
+        std::lock_guard lock(r.mutex);
+        for (thread_scopes* t : r.threads) {
+            t->lock();
+            for (const owner_slot* s = t->head; s->enclosing; s = s->enclosing)
+                if (!f(*s)) break;
+            t->unlock();
+        }
+    }
+};
+inline thread_local thread_scopes this_thread_scopes;
 }  // namespace detail
 
 /// The owner the calling thread acts for: the innermost `owner_scope`, else the thread itself.
@@ -71,21 +112,28 @@ inline std::string_view current_owner_label() noexcept {
     return label ? std::string_view(*label) : std::string_view();
 }
 
-/// The label of a live owner_scope acting for `id`, or an empty string.
+/// The label of a live owner_scope acting for `id` (its outermost labelled one), or an empty
+/// string. Walks every thread's scopes: for diagnostics, not for hot paths.
 inline std::string owner_label(owner_id id) {
-    auto& r = detail::owner_registry::instance();
-    std::lock_guard lock(r.mutex);
-    auto it = r.labels.find(id);
-    return it == r.labels.end() ? std::string() : it->second;
+    std::string label;
+    detail::thread_scopes::visit([&](const detail::owner_slot& s) {
+        if (s.id == id && s.label) label = *s.label;  // keep going: the outermost one names the task
+        return true;
+    });
+    return label;
 }
 
 /// How many threads have an owner_scope acting for `id` now; 0 when none does (a thread's own
 /// owner, or an owner passed explicitly to async acquisitions: one task, one line of work).
+/// Walks every thread's scopes: for diagnostics, not for hot paths.
 inline std::size_t owner_threads(owner_id id) {
-    auto& r = detail::owner_registry::instance();
-    std::lock_guard lock(r.mutex);
-    auto it = r.threads.find(id);
-    return it == r.threads.end() ? 0 : it->second;
+    std::size_t n = 0;
+    detail::thread_scopes::visit([&](const detail::owner_slot& s) {
+        if (s.id != id) return true;
+        ++n;
+        return false;  // this thread counts once, however many of its scopes act for `id`
+    });
+    return n;
 }
 
 /// Calls f(owner_id) for each owner of a scope enclosing the current one on this thread,
@@ -115,27 +163,20 @@ public:
     /// Acts for an existing owner (e.g. a task resumed on another thread).
     explicit owner_scope(owner_id id, std::string label = {})
         : saved_(detail::current_owner_slot), id_(id), label_(std::move(label)) {
-        // A thread already acting for `id` (a nested scope of the same task) is not one more.
-        counted_ = !detail::acts_for(&saved_, id);
+        auto& chain = detail::this_thread_scopes;
+        chain.lock();
         detail::current_owner_slot = {id, label_.empty() ? nullptr : &label_, &saved_};
-        auto& r = detail::owner_registry::instance();
-        std::lock_guard lock(r.mutex);
-        if (counted_) ++r.threads[id];
-        if (!label_.empty()) registered_ = r.labels.try_emplace(id, label_).second;
+        chain.unlock();
     }
 
     owner_scope(const owner_scope&) = delete;
     owner_scope& operator=(const owner_scope&) = delete;
 
     ~owner_scope() {
+        auto& chain = detail::this_thread_scopes;
+        chain.lock();
         detail::current_owner_slot = saved_;
-        auto& r = detail::owner_registry::instance();
-        std::lock_guard lock(r.mutex);
-        if (counted_) {
-            const auto it = r.threads.find(id_);
-            if (--it->second == 0) r.threads.erase(it);
-        }
-        if (registered_) r.labels.erase(id_);
+        chain.unlock();
     }
 
     owner_id id() const noexcept { return id_; }
@@ -145,8 +186,6 @@ private:
     detail::owner_slot saved_;
     owner_id id_;
     std::string label_;
-    bool counted_ = false;     ///< this scope counts this thread in owner_threads(id)
-    bool registered_ = false;  ///< the outermost labelled scope of this owner owns the entry
 };
 
 }  // namespace lifeguard

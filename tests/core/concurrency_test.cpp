@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <barrier>
+#include <future>
 #include <latch>
 #include <numeric>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -251,6 +253,56 @@ TEST(PoolConcurrency, WorkerThreadReportsALeakTakenWhileItSleeps) {
     auto leaked = p.acquire();
     ASSERT_TRUE(events->wait_leaks(1, 60s)) << "no leak reported a minute after a 2 s threshold";
     EXPECT_EQ(events->leaks()[0].owner, current_owner());
+}
+
+// A scope touches only its own thread's record: opening one never waits for a process-wide
+// lock (one mutex per scope used to serialise every request in the process). Here the lock a
+// diagnostics walk takes is held while a thread opens a thousand scopes.
+TEST(OwnerScopes, OpenAndCloseWithoutAProcessWideLock) {
+    std::latch registered(1), go(1);
+    std::promise<void> done;
+    auto finished = done.get_future();
+    std::thread worker([&] {
+        { owner_scope first; }  // the thread's record registers, once
+        registered.count_down();
+        go.wait();
+        for (int i = 0; i < 1000; ++i) {
+            owner_scope request("request " + std::to_string(i));
+            EXPECT_EQ(current_owner(), request.id());
+        }
+        done.set_value();
+    });
+    registered.wait();
+    {
+        std::lock_guard walk(detail::thread_scopes::registry::instance().mutex);
+        go.count_down();
+        EXPECT_EQ(finished.wait_for(60s), std::future_status::ready) << "owner_scope waited for the registry";
+    }
+    worker.join();
+}
+
+// Diagnostics read other threads' scopes (labels, thread counts) while those open and close.
+TEST(OwnerScopes, LabelsAndThreadCountsReadWhileScopesComeAndGo) {
+    const owner_id task = new_owner_id();
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                owner_scope s(task, "task on thread " + std::to_string(t));
+                owner_scope nested("nested " + std::to_string(t));
+            }
+        });
+    }
+    for (int i = 0; i < 2000; ++i) {
+        EXPECT_LE(owner_threads(task), 4u);
+        const std::string label = owner_label(task);
+        EXPECT_TRUE(label.empty() || label.starts_with("task on thread ")) << label;
+    }
+    stop = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(owner_threads(task), 0u);
+    EXPECT_EQ(owner_label(task), "");
 }
 
 }  // namespace
