@@ -126,12 +126,12 @@ public:
           options_(validated(std::move(options))),
           clock_(std::move(clock)),
           id_(next_pool_id()),
-          n_(options_.max_size),
-          slots_(new slot_type[n_]),
+          slot_count_(options_.max_size),
+          slots_(new slot_type[slot_count_]),
           mode_(mode),
           jitter_state_(lifetime_jitter_seed() ^ id_) {
         init_asymmetric_fence();
-        for (std::size_t i = 0; i < n_; ++i) slots_[i].index = static_cast<std::uint32_t>(i);
+        for (std::size_t i = 0; i < slot_count_; ++i) slots_[i].index = static_cast<std::uint32_t>(i);
         last_housekeeping_ = precise_now(clock_);
         if constexpr (subscribable_clock<Clock>)
             clock_subscription_ = clock_.subscribe([this] { on_clock_advanced(); });
@@ -229,11 +229,11 @@ public:
         }
         push_waiter_locked(w);
         if (needs_connection_locked()) request_work_locked();  // else the worker has nothing to do
-        if (queue_.head() == &w) poke_head_locked();
+        if (queue_.head() == &w) let_head_act_locked();
         if (w.done() || w.validating) return;
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) {
-            w.announced = true;
+            w.block_reported = true;
             const wait_info info{w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)};
             lock.unlock();
             outside_lock(obs)->on_block(*this, info);
@@ -262,10 +262,10 @@ public:
     slot_type* complete_async(waiter& w, std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
                               std::exception_ptr* exception) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.announced && obs) outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+        if (w.block_reported && obs) outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
-            stamp(*s, w.owner, w.site, coarse_now(clock_));
+            stamp_lease(*s, w.owner, w.site, coarse_now(clock_));
             const std::int64_t waited = precise_now(clock_) - w.since;
             acquire_wait_.add(waited);
             if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
@@ -288,7 +288,7 @@ public:
     /// with its execution context): a slot handed to it goes back to the pool.
     void abandon_async(waiter& w) noexcept {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.announced && obs)
+        if (w.block_reported && obs)
             outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
         std::unique_lock lock(mutex_);
         if (w.validating) {
@@ -402,7 +402,7 @@ public:
         heavy_fence();
         lock.lock();
         while (waiter* w = queue_.head()) fail_locked(*w, make_error_code(errc::pool_closed), nullptr);
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             std::uint32_t expected = slot_idle;
             if (slots_[i].state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire))
                 close_queue_.push_back({&slots_[i], close_reason::shutdown});
@@ -483,7 +483,7 @@ public:
     pool_stats stats() const noexcept override {
         pool_stats st;
         std::uint64_t usage_max = 0;
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             const slot_type& s = slots_[i];
             switch (s.state.load(std::memory_order_relaxed)) {
             case slot_idle: ++st.idle; break;
@@ -519,7 +519,7 @@ public:
     std::vector<holder_info> holders() const override {
         std::vector<holder_info> out;
         const std::int64_t now = coarse_now(clock_);
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             const slot_type& s = slots_[i];
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
             const owner_id o = s.owner.load(std::memory_order_acquire);
@@ -542,7 +542,7 @@ public:
     bool has_room() const noexcept override {
         if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
         std::size_t open = 0;
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             switch (slots_[i].state.load(std::memory_order_relaxed)) {
             case slot_idle:
             case slot_creating: return true;
@@ -550,7 +550,7 @@ public:
             default: ++open; break;
             }
         }
-        return open < n_;
+        return open < slot_count_;
     }
 
     bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
@@ -588,16 +588,16 @@ private:
     slot_type* borrow_idle(owner_id owner, const std::source_location& site, std::int64_t& started,
                            bool checks_here = true) {
         std::uint32_t i = borrow_hint;
-        if (i >= n_) i = 0;
-        for (std::size_t tried = 0; tried < n_; ++tried) {
+        if (i >= slot_count_) i = 0;
+        for (std::size_t tried = 0; tried < slot_count_; ++tried) {
             slot_type& s = slots_[i];
-            if (++i == n_) i = 0;
+            if (++i == slot_count_) i = 0;
             if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
             std::uint32_t expected = slot_idle;
             if (!s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire,
                                                  std::memory_order_relaxed))
                 continue;
-            if (prepare(s, owner, site, started, checks_here)) {
+            if (check_before_lending(s, owner, site, started, checks_here)) {
                 borrow_hint = s.index;
                 return &s;
             }
@@ -607,7 +607,7 @@ private:
 
     /// Checks a slot just claimed for lending (lifetime, eviction, validation when idle past
     /// the bypass window) and stamps the lease. False when it was retired instead.
-    bool prepare(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started,
+    bool check_before_lending(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started,
                  bool checks_here = true) {
         std::int64_t now = coarse_now(clock_);
         if (now >= s.expires_at) [[unlikely]] {
@@ -633,7 +633,7 @@ private:
             now = coarse_now(clock_);
             s.last_checked.store(now, std::memory_order_relaxed);
         }
-        stamp(s, owner, site, now);
+        stamp_lease(s, owner, site, now);
         return true;
     }
 
@@ -646,7 +646,7 @@ private:
     }
 
     /// Records who holds the slot from now on.
-    static void stamp(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t now) noexcept {
+    static void stamp_lease(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t now) noexcept {
         // The owner last, with release: holders() that reads it (acquire) sees this lease's site
         // and time, not the previous lease's.
         s.site.store(site, std::memory_order_relaxed);
@@ -665,7 +665,7 @@ private:
 
     /// Claims an idle slot for the head waiter (mutex held).
     slot_type* claim_idle_locked() noexcept {
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             slot_type& s = slots_[i];
             std::uint32_t expected = slot_idle;
             if (s.state.load(std::memory_order_relaxed) == slot_idle &&
@@ -691,7 +691,7 @@ private:
             errc failed{};
             slot_type* s = wait_in_queue(w, obs, failed);
             if (s) {
-                if (!prepare(*s, owner, site, started)) continue;  // broken: retry in the time left
+                if (!check_before_lending(*s, owner, site, started)) continue;  // broken: retry in the time left
                 const std::int64_t waited = precise_now(clock_) - started;
                 acquire_wait_.add(waited);
                 if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
@@ -734,7 +734,7 @@ private:
                 break;
             }
             if (w.failure) break;
-            const bool woken = std::exchange(w.poked, false);
+            const bool woken = std::exchange(w.woken_by_return, false);
             if (may_claim_locked(w, woken)) {
                 got = claim_idle_locked();
                 if (!got) {
@@ -780,7 +780,7 @@ private:
                 }
                 wake_at = std::min(wake_at, starve_at);
             }
-            if (w.poked) continue;  // a return woke us while the mutex was released above
+            if (w.woken_by_return) continue;  // a return woke us while the mutex was released above
             detail::wait_until(clock_, w.cv, lock, wake_at);
         }
         if (announced_block && obs) {
@@ -837,14 +837,14 @@ private:
         if (queue_.empty())
             gate_.fetch_and(~gate_sleepers, std::memory_order_relaxed);
         else
-            poke_head_locked();
+            let_head_act_locked();
     }
 
     /// A new head is owed the connection returned after any slot has been lent
     /// `fair_after_leases` more times; with nobody waiting, nobody is owed one.
     void count_leases_past_head_locked() noexcept {
         const bool owed = !queue_.empty();
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             slot_type& s = slots_[i];
             s.owed_at_seq.store(owed ? s.lease_seq.load(std::memory_order_relaxed) + fair_after_leases
                                      : std::numeric_limits<std::uint64_t>::max(),
@@ -869,7 +869,7 @@ private:
 
     /// Lets the head waiter act: a thread is woken to run its claim loop; an async waiter is
     /// served here, or asks returners to come back through the slow path.
-    void poke_head_locked() noexcept {
+    void let_head_act_locked() noexcept {
         waiter* head = queue_.head();
         if (!head) return;
         if (!head->async) {
@@ -945,12 +945,12 @@ private:
         }
         if (!(gate_.load(std::memory_order_relaxed) & gate_sleepers)) return false;
         if (head->async) {
-            poke_head_locked();
+            let_head_act_locked();
             return false;
         }
         for (waiter* w = head; w; w = w->next) {
-            if (w->async || w->poked) continue;
-            w->poked = true;
+            if (w->async || w->woken_by_return) continue;
+            w->woken_by_return = true;
             w->cv.notify_one();
             return true;
         }
@@ -1000,7 +1000,7 @@ private:
 
     template <class Pred>
     void retire_idle_locked(Pred&& pred, close_reason why) {
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             slot_type& s = slots_[i];
             if (s.state.load(std::memory_order_relaxed) != slot_idle || !pred(s)) continue;
             std::uint32_t expected = slot_idle;
@@ -1039,7 +1039,7 @@ private:
 
     std::size_t count_state(std::uint32_t state) const noexcept {
         std::size_t c = 0;
-        for (std::size_t i = 0; i < n_; ++i) c += slots_[i].state.load(std::memory_order_relaxed) == state;
+        for (std::size_t i = 0; i < slot_count_; ++i) c += slots_[i].state.load(std::memory_order_relaxed) == state;
         return c;
     }
 
@@ -1087,7 +1087,7 @@ private:
                          {.housekeeping = to_ns(options_.housekeeping_interval),
                           .keepalive = to_ns(options_.keepalive_interval),
                           .leak = leaks_on ? to_ns(options_.leak_detection_threshold) : 0});
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             const slot_type& s = slots_[i];
             const auto st = s.state.load(std::memory_order_relaxed);
             if (st == slot_idle)
@@ -1104,7 +1104,7 @@ private:
     bool needs_connection_locked() const noexcept {
         if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
         std::size_t open = 0, idle = 0, creating = 0;
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             switch (slots_[i].state.load(std::memory_order_relaxed)) {
             case slot_empty: break;
             case slot_idle: ++idle; ++open; break;
@@ -1112,14 +1112,14 @@ private:
             default: ++open; break;
             }
         }
-        if (open + creating >= n_) return false;
+        if (open + creating >= slot_count_) return false;
         return idle + creating < options_.min_idle || queue_.size() > idle + creating;
     }
 
     bool create_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
         if (!needs_connection_locked() || now < next_connect_at_) return false;
         slot_type* s = nullptr;
-        for (std::size_t i = 0; i < n_ && !s; ++i) {
+        for (std::size_t i = 0; i < slot_count_ && !s; ++i) {
             std::uint32_t expected = slot_empty;
             if (slots_[i].state.compare_exchange_strong(expected, slot_creating, std::memory_order_acquire)) s = &slots_[i];
         }
@@ -1249,14 +1249,14 @@ private:
         }
         queue_.push_front(w);  // it keeps its place
         waiting_.store(queue_.size(), std::memory_order_relaxed);
-        poke_head_locked();
+        let_head_act_locked();
     }
 
     /// Validates one idle connection whose keepalive is due.
     bool keepalive_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
         if (options_.keepalive_interval.count() == 0) return false;
         const std::int64_t interval = to_ns(options_.keepalive_interval);
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             slot_type& s = slots_[i];
             if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
             const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
@@ -1281,7 +1281,7 @@ private:
     bool report_leaks(std::unique_lock<std::mutex>& lock, std::int64_t now) {
         if (options_.leak_detection_threshold.count() == 0) return false;
         const std::int64_t threshold = to_ns(options_.leak_detection_threshold);
-        for (std::size_t i = 0; i < n_; ++i) {
+        for (std::size_t i = 0; i < slot_count_; ++i) {
             slot_type& s = slots_[i];
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
             const std::uint64_t seq = s.lease_seq.load(std::memory_order_relaxed);
@@ -1372,7 +1372,7 @@ private:
     const pool_options options_;
     Clock clock_;
     const std::uint64_t id_;
-    const std::size_t n_;
+    const std::size_t slot_count_;
     const std::unique_ptr<slot_type[]> slots_;
     const worker_mode mode_;
     const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);

@@ -33,10 +33,10 @@ struct waiter {
     // Asynchronous waiters have no thread to run the head's claim loop: the pool serves them
     // directly and calls deliver() (under its mutex) once handed or failed.
     bool async = false;
-    bool announced = false;   ///< on_block was called for it
-    bool validating = false;  ///< handed a slot the worker is checking before delivery
-    bool cancelled = false;   ///< failed while the worker was checking its slot
-    bool poked = false;       ///< woken by a return to take a connection (sync), not yet run
+    bool block_reported = false;   ///< on_block was called for it
+    bool validating = false;       ///< handed a slot the worker is checking before delivery
+    bool cancelled = false;        ///< failed while the worker was checking its slot
+    bool woken_by_return = false;  ///< woken by a return to take a connection (sync), not yet run
 
     std::condition_variable cv;
 
