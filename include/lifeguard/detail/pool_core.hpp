@@ -1,20 +1,34 @@
-// The pool engine behind basic_pool: slots, the wait queue, the worker and housekeeping.
+// The pool engine behind basic_pool: borrowing, returning, waiting, the worker, and the
+// engine's lifetime.
+//
+// Parts. This file is the engine: it owns the mutex, the driver calls, the observers, the
+// async protocol and the engine's lifetime, and it carries out what three decision units
+// decide. Each of them calls only downward, takes `now` instead of reading a clock, and is
+// unit-tested alone (tests/core/*_test.cpp of the same name):
+//  - slot_table.hpp: the bag. Slots, their states and every scan over them (claims, census,
+//    the fairness bound), and whether a connection must be retired before it is lent.
+//  - hand_off.hpp: who is served next. The FIFO queue, who may claim, when the head is owed,
+//    whom a return wakes. It answers "hand the slot to the head" or "wake this thread".
+//  - housekeeper.hpp: what the worker must do, and when. Idle expiry, lifetime and jitter,
+//    keepalive, leaks, refill, connect backoff, clock leaps, the next wake-up (worker_wake.hpp).
 //
 // Cost model. Borrowing an idle connection is a CAS on its slot plus a load of the process tick
 // word (a timestamp, see tick_clock.hpp); returning one is a tick-word load, a release store
 // and a compiler barrier (see fence.hpp). Neither takes the mutex, allocates or makes a system
 // call while nobody waits. The mutex guards the wait queue and the worker's bookkeeping;
-// callers take it only when they must wait, or when a return finds the `gate_` word non-zero
+// callers take it only when they must wait, or when a return finds a `slow_path_` bit set
 // (waiters to wake, fairness hand-off, closed pool).
 //
 // What the hot path keeps beyond bench/core's best-case `reference` pool (one CAS, one store:
-// 5.7 ns a pair against lifeguard's 12.8 ns, one thread, same process): per borrow, the
-// observer pointer and gate word loads, the lifetime / eviction / freshness compares, and the
-// lease stamp (site, acquired_at, lease_seq, owner: what leak reports, pool errors and the
-// detector read); per return, the usage counters (count, total, max held), the driver's reset,
-// the same compares, last_used, the fairness check (lease_seq against owed_at_seq) and the
-// owner cleared beside the idle store. Measured, not guessed: clearing the owner in a store of
-// its own, before the reset, cost 3.5 ns of the pair.
+// 5.3 ns a pair against lifeguard's 12.2 ns, one thread, same process): per borrow, the
+// observer pointer and slow-path word loads, the lifetime / eviction / freshness compares
+// (about 1.7 ns), and the lease stamp (site, acquired_at, owner, lease_seq: what leak reports,
+// pool errors and the detector read; about 0.6 ns; lease_seq doubles as the acquire count);
+// per return, the usage counters (count, total, max held), the driver's reset, the same
+// compares, last_used, the fairness check (lease_seq against owed_at_seq) and the owner
+// cleared beside the idle store (about 2.7 ns together). Measured by removing each in turn, not
+// guessed: clearing the owner in a store of its own, before the reset, cost 3.5 ns of the pair;
+// inlining release() into the caller made the pair slower (14.7 ns), not faster.
 //
 // Hand-off policy. Waiters are queued FIFO. Callers that are running and do not wait may take
 // an idle connection first ("barging"): that keeps connections busy instead of parked while a
@@ -56,12 +70,13 @@
 
 #include "lifeguard/detail/clock.hpp"
 #include "lifeguard/detail/fence.hpp"
+#include "lifeguard/detail/hand_off.hpp"
+#include "lifeguard/detail/housekeeper.hpp"
 #include "lifeguard/detail/lock_check.hpp"
 #include "lifeguard/detail/observer_list.hpp"
 #include "lifeguard/detail/return_guard.hpp"
-#include "lifeguard/detail/slot.hpp"
+#include "lifeguard/detail/slot_table.hpp"
 #include "lifeguard/detail/waiter.hpp"
-#include "lifeguard/detail/worker_wake.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
 #include "lifeguard/observer.hpp"
@@ -81,18 +96,10 @@ namespace detail {
 std::uint64_t next_pool_id() noexcept;
 std::uint64_t lifetime_jitter_seed() noexcept;
 
-// gate_ bits: any set bit sends returns (and, for closed/fair, borrows) to the slow path.
-inline constexpr std::uint32_t gate_closed = 1;
-inline constexpr std::uint32_t gate_fair = 2;       // the head is owed the next return: no barging
-inline constexpr std::uint32_t gate_sleepers = 4;   // waiters sleep: returns come to wake one
-
-// The hand-off policy (see the top of this file).
-inline constexpr std::int64_t fair_after_ns = 1'000'000;
-inline constexpr std::uint64_t fair_after_leases = 1024;
-
-inline constexpr std::int64_t backoff_min_ns = 10'000'000;
-inline constexpr std::int64_t backoff_max_ns = 5'000'000'000;
-inline constexpr std::int64_t leap_tolerance_ns = 128'000'000;
+// slow_path_ bits: any set bit sends returns (and, for closed/fair, borrows) to the slow path.
+inline constexpr std::uint32_t slow_closed = 1;
+inline constexpr std::uint32_t slow_fair = 2;       // the head is owed the next return: no barging
+inline constexpr std::uint32_t slow_sleepers = 4;   // waiters sleep: returns come to wake one
 
 inline thread_local std::uint32_t borrow_hint = 0;
 
@@ -120,19 +127,18 @@ class pool_core final : public pool_view {
 public:
     using connection_type = typename Driver::connection_type;
     using slot_type = slot<connection_type>;
+    using table_type = slot_table<connection_type>;
 
     pool_core(Driver driver, pool_options options, Clock clock, worker_mode mode)
         : driver_(std::move(driver)),
           options_(validated(std::move(options))),
           clock_(std::move(clock)),
           id_(next_pool_id()),
-          slot_count_(options_.max_size),
-          slots_(new slot_type[slot_count_]),
+          slots_(options_.max_size),
           mode_(mode),
-          jitter_state_(lifetime_jitter_seed() ^ id_) {
+          upkeep_(upkeep_settings::from(options_), lifetime_jitter_seed() ^ id_) {
         init_asymmetric_fence();
-        for (std::size_t i = 0; i < slot_count_; ++i) slots_[i].index = static_cast<std::uint32_t>(i);
-        last_housekeeping_ = precise_now(clock_);
+        upkeep_.start(precise_now(clock_));
         if constexpr (subscribable_clock<Clock>)
             clock_subscription_ = clock_.subscribe([this] { on_clock_advanced(); });
         if (mode_ == worker_mode::thread) worker_ = std::thread([this] { worker_loop(); });
@@ -162,7 +168,7 @@ public:
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) [[unlikely]]
             outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if ((gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) == 0) [[likely]] {
+        if ((slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) == 0) [[likely]] {
             if (slot_type* s = borrow_idle(owner, site, started)) {
                 if (obs) [[unlikely]]
                     outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -183,7 +189,7 @@ public:
     slot_type* try_acquire(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -197,7 +203,7 @@ public:
     slot_type* try_acquire_async(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (gate_.load(std::memory_order_relaxed) & (gate_closed | gate_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -216,25 +222,25 @@ public:
         ++async_outstanding_;
         // Refusals are delivered like any failure, so complete_async() builds their diagnostics,
         // tells observers and sets last_failure(), as for acquire().
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             w.failure = make_error_code(errc::pool_closed);
             w.wake();
             return;
         }
-        if (queue_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= options_.max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             w.failure = make_error_code(errc::pending_limit);
             w.wake();
             return;
         }
-        push_waiter_locked(w);
-        if (needs_connection_locked()) request_work_locked();  // else the worker has nothing to do
-        if (queue_.head() == &w) let_head_act_locked();
+        const bool is_head = join_queue_locked(w);
+        if (wants_connection_locked()) request_work_locked();  // else the worker has nothing to do
+        if (is_head) let_head_act_locked();
         if (w.done() || w.validating) return;
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) {
             w.block_reported = true;
-            const wait_info info{w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)};
+            const wait_info info = wait_info_of(w);
             lock.unlock();
             outside_lock(obs)->on_block(*this, info);
         }
@@ -262,7 +268,7 @@ public:
     slot_type* complete_async(waiter& w, std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
                               std::exception_ptr* exception) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.block_reported && obs) outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+        if (w.block_reported && obs) outside_lock(obs)->on_unblock(*this, wait_info_of(w));
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp_lease(*s, w.owner, w.site, coarse_now(clock_));
@@ -272,12 +278,7 @@ public:
             ec.clear();
         } else {
             ec = w.failure;
-            auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
-            if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
-            if (exception) *exception = w.failure_exception;
-            std::lock_guard lock(mutex_);
-            last_failure_ = d;
-            if (diagnostics) *diagnostics = std::move(d);
+            report_failure(obs, ec, w, diagnostics, exception);
         }
         std::unique_lock lock(mutex_);
         drop_async_locked(lock);
@@ -288,8 +289,7 @@ public:
     /// with its execution context): a slot handed to it goes back to the pool.
     void abandon_async(waiter& w) noexcept {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
-        if (w.block_reported && obs)
-            outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+        if (w.block_reported && obs) outside_lock(obs)->on_unblock(*this, wait_info_of(w));
         std::unique_lock lock(mutex_);
         if (w.validating) {
             const auto job = std::find_if(check_queue_.begin(), check_queue_.end(),
@@ -312,14 +312,13 @@ public:
 
     /// A slot that was leased to nobody in the end: idle again (or closed, if the pool is).
     void give_back_locked(slot_type& s) noexcept {
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
-            s.state.store(slot_reserved, std::memory_order_relaxed);
-            close_queue_.push_back({&s, close_reason::shutdown});
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
+            queue_close_locked(s, close_reason::shutdown);
             worker_cv_.notify_all();
             return;
         }
         s.state.store(slot_idle, std::memory_order_release);
-        serve_head_locked();
+        serve_queue_locked();
     }
 
     void drop_async_locked(std::unique_lock<std::mutex>& lock) noexcept {
@@ -333,8 +332,7 @@ public:
             const check_job job = check_queue_.front();
             check_queue_.pop_front();
             job.who->validating = false;
-            job.slot->state.store(slot_reserved, std::memory_order_relaxed);
-            close_queue_.push_back({job.slot, close_reason::shutdown});
+            queue_close_locked(*job.slot, close_reason::shutdown);
             if (!job.who->cancelled) {
                 job.who->cancelled = true;
                 job.who->failure = make_error_code(errc::pool_closed);
@@ -388,7 +386,7 @@ public:
         s.owner.store(0, std::memory_order_relaxed);
         s.state.store(slot_idle, std::memory_order_release);
         light_fence();
-        if (gate_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+        if (slow_path_.load(std::memory_order_relaxed) != 0) [[unlikely]]
             after_return_slow();
     }
 
@@ -396,17 +394,13 @@ public:
 
     void close() {
         std::unique_lock lock(mutex_);
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) return;
-        gate_.fetch_or(gate_closed, std::memory_order_seq_cst);
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return;
+        slow_path_.fetch_or(slow_closed, std::memory_order_seq_cst);
         lock.unlock();
         heavy_fence();
         lock.lock();
-        while (waiter* w = queue_.head()) fail_locked(*w, make_error_code(errc::pool_closed), nullptr);
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            std::uint32_t expected = slot_idle;
-            if (slots_[i].state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire))
-                close_queue_.push_back({&slots_[i], close_reason::shutdown});
-        }
+        while (waiter* w = hand_off_.head()) fail_locked(*w, make_error_code(errc::pool_closed), nullptr);
+        retire_idle_locked([](const slot_type&) { return true; }, close_reason::shutdown);
         worker_cv_.notify_all();
     }
 
@@ -436,7 +430,7 @@ public:
         std::unique_lock lock(mutex_);
         drop_check_jobs_locked();
         drain_close_queue(lock);
-        waiters_gone_.wait(lock, [&] { return queue_.empty() && active_waiters_ == 0; });
+        waiters_gone_.wait(lock, [&] { return hand_off_.empty() && active_waiters_ == 0; });
         // Any slot still leased now is an outstanding lease: the last one returned frees the
         // engine (finish_orphan).
         handle_alive_ = false;
@@ -482,23 +476,19 @@ public:
 
     pool_stats stats() const noexcept override {
         pool_stats st;
+        const slot_census census = slots_.census();
+        st.idle = census.idle;
+        st.active = census.leased;
+        st.creating = census.creating;
+        st.total = census.open();
         std::uint64_t usage_max = 0;
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            const slot_type& s = slots_[i];
-            switch (s.state.load(std::memory_order_relaxed)) {
-            case slot_idle: ++st.idle; break;
-            case slot_leased: ++st.active; break;
-            case slot_reserved: ++st.total; break;
-            case slot_creating: ++st.creating; break;
-            default: break;
-            }
-            st.acquired += s.acquired.get();
+        for (const slot_type& s : slots_) {
+            st.acquired += s.lease_seq.load(std::memory_order_relaxed);  // every lease stamped is an acquire
             st.usage.count += s.usage_count.get();
             st.usage.total += std::chrono::nanoseconds(s.usage_total_ns.get());
             usage_max = std::max(usage_max, s.usage_max_ns.get());
         }
         st.usage.max = std::chrono::nanoseconds(usage_max);
-        st.total += st.idle + st.active;
         st.pending = waiting_.load(std::memory_order_relaxed);
         st.max = options_.max_size;
         st.min = options_.min_idle;
@@ -519,8 +509,7 @@ public:
     std::vector<holder_info> holders() const override {
         std::vector<holder_info> out;
         const std::int64_t now = coarse_now(clock_);
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            const slot_type& s = slots_[i];
+        for (const slot_type& s : slots_) {
             if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
             const owner_id o = s.owner.load(std::memory_order_acquire);
             if (o == 0) continue;  // being claimed, validated or handed over: nobody holds it yet
@@ -533,29 +522,19 @@ public:
     std::vector<wait_info> waiters() const override {
         std::vector<wait_info> out;
         std::lock_guard lock(mutex_);
-        queue_.for_each([&](const waiter& w) {
-            out.push_back({w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
-        });
+        hand_off_.for_each([&](const waiter& w) { out.push_back(wait_info_of(w)); });
         return out;
     }
 
     bool has_room() const noexcept override {
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
-        std::size_t open = 0;
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            switch (slots_[i].state.load(std::memory_order_relaxed)) {
-            case slot_idle:
-            case slot_creating: return true;
-            case slot_empty: break;
-            default: ++open; break;
-            }
-        }
-        return open < slot_count_;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return false;
+        const slot_census c = slots_.census();
+        return c.idle + c.creating > 0 || c.open() < slots_.size();
     }
 
     bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
         std::lock_guard lock(mutex_);
-        for (waiter* w = queue_.head(); w; w = w->next) {
+        for (waiter* w = hand_off_.head(); w; w = w->next) {
             if (w->owner == owner) {
                 fail_locked(*w, ec, std::move(ex));
                 return true;
@@ -587,16 +566,13 @@ private:
 
     slot_type* borrow_idle(owner_id owner, const std::source_location& site, std::int64_t& started,
                            bool checks_here = true) {
+        const std::size_t count = slots_.size();
         std::uint32_t i = borrow_hint;
-        if (i >= slot_count_) i = 0;
-        for (std::size_t tried = 0; tried < slot_count_; ++tried) {
+        if (i >= count) i = 0;
+        for (std::size_t tried = 0; tried < count; ++tried) {
             slot_type& s = slots_[i];
-            if (++i == slot_count_) i = 0;
-            if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
-            std::uint32_t expected = slot_idle;
-            if (!s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire,
-                                                 std::memory_order_relaxed))
-                continue;
+            if (++i == count) i = 0;
+            if (!table_type::take(s, slot_idle, slot_leased)) continue;
             if (check_before_lending(s, owner, site, started, checks_here)) {
                 borrow_hint = s.index;
                 return &s;
@@ -610,17 +586,11 @@ private:
     bool check_before_lending(slot_type& s, owner_id owner, const std::source_location& site, std::int64_t& started,
                  bool checks_here = true) {
         std::int64_t now = coarse_now(clock_);
-        if (now >= s.expires_at) [[unlikely]] {
-            retire(s, close_reason::lifetime);
+        if (const auto why = retirement_due(s, now, evict_generation_.load(std::memory_order_relaxed))) [[unlikely]] {
+            retire(s, *why);
             return false;
         }
-        if (s.generation < evict_generation_.load(std::memory_order_relaxed)) [[unlikely]] {
-            retire(s, close_reason::evicted);
-            return false;
-        }
-        const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed),
-                                            s.last_checked.load(std::memory_order_relaxed));
-        if (now - fresh > bypass_ns_ || bypass_ns_ == 0) [[unlikely]] {
+        if (must_validate(s, now)) [[unlikely]] {
             if (!checks_here) {  // not on this thread: put it back for the worker-checked hand-off
                 unclaim(s);
                 return false;
@@ -641,7 +611,7 @@ private:
     void unclaim(slot_type& s) noexcept {
         s.state.store(slot_idle, std::memory_order_release);
         light_fence();
-        if (gate_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+        if (slow_path_.load(std::memory_order_relaxed) != 0) [[unlikely]]
             after_return_slow();
     }
 
@@ -653,27 +623,21 @@ private:
         s.acquired_at.store(now, std::memory_order_relaxed);
         s.owner.store(owner, std::memory_order_release);
         s.lease_seq.store(s.lease_seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        s.acquired.add(1);
+    }
+
+    /// True when a connection idle since its last use or check must be validated before it is
+    /// lent (idle past the alive-bypass window, or the window is 0: always).
+    bool must_validate(const slot_type& s, std::int64_t now) const noexcept {
+        return now - s.last_active() > bypass_ns_ || bypass_ns_ == 0;
     }
 
     /// True when a slot must be checked (lifetime, eviction, validation) before it is lent.
     bool needs_check(const slot_type& s, std::int64_t now) const noexcept {
-        if (now >= s.expires_at || s.generation < evict_generation_.load(std::memory_order_relaxed)) return true;
-        const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
-        return now - fresh > bypass_ns_ || bypass_ns_ == 0;
+        return retirement_due(s, now, evict_generation_.load(std::memory_order_relaxed)) || must_validate(s, now);
     }
 
     /// Claims an idle slot for the head waiter (mutex held).
-    slot_type* claim_idle_locked() noexcept {
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            slot_type& s = slots_[i];
-            std::uint32_t expected = slot_idle;
-            if (s.state.load(std::memory_order_relaxed) == slot_idle &&
-                s.state.compare_exchange_strong(expected, slot_leased, std::memory_order_acquire))
-                return &s;
-        }
-        return nullptr;
-    }
+    slot_type* claim_idle_locked() noexcept { return slots_.take_any(slot_idle, slot_leased); }
 
     slot_type* acquire_waiting(owner_id owner, std::string_view label, const std::source_location& site,
                                std::int64_t started, std::error_code& ec,
@@ -699,14 +663,7 @@ private:
                 return s;
             }
             ec = w.failure ? w.failure : make_error_code(failed);
-            auto d = std::make_shared<pool_diagnostics>(diagnose(ec, owner, site, started));
-            if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
-            if (exception) *exception = w.failure_exception;
-            {
-                std::lock_guard lock(mutex_);
-                last_failure_ = d;
-            }
-            if (diagnostics) *diagnostics = std::move(d);
+            report_failure(obs, ec, w, diagnostics, exception);
             return nullptr;
         }
     }
@@ -714,16 +671,16 @@ private:
     /// Queues `w` and waits until it is handed or claims a slot (returned, leased), or fails.
     slot_type* wait_in_queue(waiter& w, pool_observer* obs, errc& failed) {
         std::unique_lock lock(mutex_);
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             failed = errc::pool_closed;
             return nullptr;
         }
-        if (queue_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= options_.max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             failed = errc::pending_limit;
             return nullptr;
         }
-        push_waiter_locked(w);
+        join_queue_locked(w);
         active_waiters_.fetch_add(1, std::memory_order_relaxed);
         request_work_locked();
         bool announced_block = false;
@@ -735,12 +692,12 @@ private:
             }
             if (w.failure) break;
             const bool woken = std::exchange(w.woken_by_return, false);
-            if (may_claim_locked(w, woken)) {
+            if (hand_off_.may_claim(w, woken)) {
                 got = claim_idle_locked();
                 if (!got) {
                     arm_wake_locked(lock);
                     if (w.handed || w.failure) continue;
-                    if (may_claim_locked(w, woken)) got = claim_idle_locked();
+                    if (hand_off_.may_claim(w, woken)) got = claim_idle_locked();
                 }
                 if (got) {
                     leave_queue_locked(w);
@@ -751,8 +708,9 @@ private:
                 announced_block = true;
                 lock.unlock();
                 try {
-                    outside_lock(obs)->on_block(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since),
-                                          /*blocks_thread=*/true});
+                    wait_info info = wait_info_of(w);
+                    info.blocks_thread = true;
+                    outside_lock(obs)->on_block(*this, info);
                 } catch (...) {
                     // Observers must not throw; if one does, do not leave this stack frame queued.
                     lock.lock();
@@ -771,21 +729,17 @@ private:
                 failed = errc::timeout;
                 break;
             }
-            std::int64_t wake_at = w.deadline;
-            if (queue_.head() == &w && !head_owed_) {
-                const std::int64_t starve_at = w.since + fair_after_ns;
-                if (now >= starve_at) {
-                    owe_head_locked();
-                    continue;  // look again: from now on an idle connection is ours alone
-                }
-                wake_at = std::min(wake_at, starve_at);
+            const wait_plan plan = hand_off_.plan_wait(w, now);
+            if (plan.owe_now) {
+                turn_fair_locked();
+                continue;  // look again: from now on an idle connection is ours alone
             }
             if (w.woken_by_return) continue;  // a return woke us while the mutex was released above
-            detail::wait_until(clock_, w.cv, lock, wake_at);
+            detail::wait_until(clock_, w.cv, lock, plan.wake_at);
         }
         if (announced_block && obs) {
             lock.unlock();
-            outside_lock(obs)->on_unblock(*this, {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)});
+            outside_lock(obs)->on_unblock(*this, wait_info_of(w));
             lock.lock();
         }
         stop_waiting_locked();
@@ -794,13 +748,7 @@ private:
 
     /// A synchronous waiter is done with the queue (mutex held).
     void stop_waiting_locked() noexcept {
-        if (active_waiters_.fetch_sub(1, std::memory_order_relaxed) == 1 && queue_.empty()) waiters_gone_.notify_all();
-    }
-
-    /// The head may take an idle connection at any time; another waiter only when a return woke
-    /// it, and not while the head is owed the next connection.
-    bool may_claim_locked(const waiter& w, bool woken) const noexcept {
-        return queue_.head() == &w || (woken && !head_owed_);
+        if (active_waiters_.fetch_sub(1, std::memory_order_relaxed) == 1 && hand_off_.empty()) waiters_gone_.notify_all();
     }
 
     /// Makes every return from now on take the slow path, which wakes a sleeping waiter. Armed
@@ -808,8 +756,8 @@ private:
     /// has followed its arming, every later return sees it (store-fence-load pairs with
     /// release(): either we see their slot or they see our flag). May release the mutex.
     void arm_wake_locked(std::unique_lock<std::mutex>& lock) {
-        if ((gate_.load(std::memory_order_relaxed) & gate_sleepers) && wake_fenced_ == wake_armed_) return;
-        gate_.fetch_or(gate_sleepers, std::memory_order_seq_cst);
+        if (sleepers_armed_locked()) return;
+        slow_path_.fetch_or(slow_sleepers, std::memory_order_seq_cst);
         const std::uint64_t armed = ++wake_armed_;
         lock.unlock();
         heavy_fence();
@@ -817,60 +765,52 @@ private:
         wake_fenced_ = std::max(wake_fenced_, armed);
     }
 
-    void push_waiter_locked(waiter& w) noexcept {
-        queue_.push_back(w);
-        waiting_.store(queue_.size(), std::memory_order_relaxed);
-        if (queue_.head() == &w) count_leases_past_head_locked();
+    /// Queues `w` (mutex held); true when it became the head, whose fairness count starts now.
+    bool join_queue_locked(waiter& w) noexcept {
+        const bool is_head = hand_off_.join(w);
+        waiting_.store(hand_off_.size(), std::memory_order_relaxed);
+        if (is_head) restart_fairness_count_locked();
+        return is_head;
     }
 
     /// Removes `w` from the queue; wakes the new head so it can act as head.
     void leave_queue_locked(waiter& w) noexcept {
-        const bool was_head = queue_.head() == &w;
-        queue_.remove(w);
-        waiting_.store(queue_.size(), std::memory_order_relaxed);
-        if (!was_head) return;
-        if (head_owed_) {
-            head_owed_ = false;
-            gate_.fetch_and(~gate_fair, std::memory_order_relaxed);
-        }
-        count_leases_past_head_locked();
-        if (queue_.empty())
-            gate_.fetch_and(~gate_sleepers, std::memory_order_relaxed);
+        const departure d = hand_off_.leave(w);
+        waiting_.store(hand_off_.size(), std::memory_order_relaxed);
+        if (!d.was_head) return;
+        if (d.was_owed) slow_path_.fetch_and(~slow_fair, std::memory_order_relaxed);
+        restart_fairness_count_locked();
+        if (d.now_empty)
+            slow_path_.fetch_and(~slow_sleepers, std::memory_order_relaxed);
         else
             let_head_act_locked();
     }
 
     /// A new head is owed the connection returned after any slot has been lent
     /// `fair_after_leases` more times; with nobody waiting, nobody is owed one.
-    void count_leases_past_head_locked() noexcept {
-        const bool owed = !queue_.empty();
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            slot_type& s = slots_[i];
-            s.owed_at_seq.store(owed ? s.lease_seq.load(std::memory_order_relaxed) + fair_after_leases
-                                     : std::numeric_limits<std::uint64_t>::max(),
-                                std::memory_order_relaxed);
-        }
+    void restart_fairness_count_locked() noexcept {
+        slots_.owe_head_after(hand_off_.empty() ? std::nullopt : std::optional<std::uint64_t>(fair_after_leases));
     }
 
     /// The head has been passed over long enough: the pool turns fair (nobody barges) and the
     /// next connection returned is handed to the head, until it is served or leaves.
-    void owe_head_locked() noexcept {
-        head_owed_ = true;
-        gate_.fetch_or(gate_fair, std::memory_order_relaxed);
+    void turn_fair_locked() noexcept {
+        hand_off_.owe_head();
+        slow_path_.fetch_or(slow_fair, std::memory_order_relaxed);
     }
 
     /// release() found a connection lent `fair_after_leases` times past the head.
     void head_passed_over() noexcept {
         std::lock_guard lock(mutex_);
-        count_leases_past_head_locked();
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) return;
-        if (queue_.head() && !queue_.head()->async && !head_owed_) owe_head_locked();
+        restart_fairness_count_locked();
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return;
+        if (hand_off_.passed_over()) turn_fair_locked();
     }
 
     /// Lets the head waiter act: a thread is woken to run its claim loop; an async waiter is
     /// served here, or asks returners to come back through the slow path.
     void let_head_act_locked() noexcept {
-        waiter* head = queue_.head();
+        waiter* head = hand_off_.head();
         if (!head) return;
         if (!head->async) {
             head->wake();
@@ -879,21 +819,26 @@ private:
         slot_type* s = claim_idle_locked();
         // Armed, and fenced since the last arming: every return from then on comes through the
         // slow path, and every earlier one is visible to the claim above. Else arm and fence.
-        const bool armed =
-            (gate_.load(std::memory_order_relaxed) & gate_sleepers) && wake_fenced_ == wake_armed_;
-        if (!s && !armed) {
-            gate_.fetch_or(gate_sleepers, std::memory_order_seq_cst);
+        if (!s && !sleepers_armed_locked()) {
+            slow_path_.fetch_or(slow_sleepers, std::memory_order_seq_cst);
             heavy_fence();
             wake_fenced_ = ++wake_armed_;
             s = claim_idle_locked();
         }
-        if (s) hand_locked(*head, *s);
+        if (s) give_to_waiter_locked(*head, *s);
     }
 
-    void hand_locked(waiter& w, slot_type& s) noexcept {
+    /// Returns come through the slow path (to wake a sleeper), and a heavy fence has followed
+    /// the latest arming: every return from now on sees the flag.
+    bool sleepers_armed_locked() const noexcept {
+        return (slow_path_.load(std::memory_order_relaxed) & slow_sleepers) && wake_fenced_ == wake_armed_;
+    }
+
+    /// Gives the leased slot `s` to `w`: delivered at once, or first checked by the worker when
+    /// `w` is asynchronous and `s` needs a check (async callers never run driver code).
+    void give_to_waiter_locked(waiter& w, slot_type& s) noexcept {
         s.owner.store(0, std::memory_order_relaxed);
         if (w.async && needs_check(s, coarse_now(clock_))) {
-            // Async callers never run driver code: the worker checks the slot first.
             w.validating = true;
             leave_queue_locked(w);
             check_queue_.push_back({&s, &w});
@@ -912,60 +857,51 @@ private:
         w.wake();
     }
 
-    /// A return published an idle slot and then saw the gate set. When it woke a thread, it
+    /// A return published an idle slot and then saw a slow-path bit. When it woke a thread, it
     /// yields its CPU: the woken waiter can run now, while this thread holds no connection,
     /// instead of a time slice later.
     void after_return_slow() {
         std::unique_lock lock(mutex_);
-        const std::uint32_t g = gate_.load(std::memory_order_relaxed);
-        if (g & gate_closed) {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             retire_idle_locked([](const slot_type&) { return true; }, close_reason::shutdown);
             if (!handle_alive_) return finish_orphan(lock);
             worker_cv_.notify_all();
             return;
         }
-        if (!serve_head_locked()) return;
+        if (!serve_queue_locked()) return;
         lock.unlock();
         std::this_thread::yield();
     }
 
-    /// Serves the queue after a connection came back: hands it to the head when the head is
-    /// owed it, serves an async head, or wakes the oldest sleeping waiter not yet woken (as a
-    /// condition variable's notify_one, in arrival order) to come and take it. True when a
-    /// thread was woken.
-    bool serve_head_locked() noexcept {
-        waiter* head = queue_.head();
-        if (!head) return false;
-        if (head_owed_) {
+    /// Serves the queue after a connection became idle, as hand_off decides: hands it to an
+    /// owed head, serves an async head, or wakes the oldest sleeping thread not yet woken to
+    /// come and take it. True when a thread was woken.
+    bool serve_queue_locked() noexcept {
+        const bool sleepers = slow_path_.load(std::memory_order_relaxed) & slow_sleepers;
+        const serve_decision next = hand_off_.after_return(sleepers);
+        switch (next.step) {
+        case serve_step::nothing: return false;
+        case serve_step::hand_to_head: {
             slot_type* s = claim_idle_locked();
             if (!s) return false;
-            const bool woke_thread = !head->async;
-            hand_locked(*head, *s);
-            return woke_thread;
+            const bool wakes_thread = !next.who->async;
+            give_to_waiter_locked(*next.who, *s);
+            return wakes_thread;
         }
-        if (!(gate_.load(std::memory_order_relaxed) & gate_sleepers)) return false;
-        if (head->async) {
-            let_head_act_locked();
-            return false;
-        }
-        for (waiter* w = head; w; w = w->next) {
-            if (w->async || w->woken_by_return) continue;
-            w->woken_by_return = true;
-            w->cv.notify_one();
-            return true;
+        case serve_step::let_async_head_act: let_head_act_locked(); return false;
+        case serve_step::wake_thread: next.who->cv.notify_one(); return true;
         }
         return false;
     }
 
     // ------------------------------------------------------------------ retiring
 
-    /// Takes `s` (owned by the caller: leased, reserved or just claimed) out of service and
-    /// queues its connection to be closed by the worker.
+    /// Takes `s` (owned by the caller: leased, held by the pool or just claimed) out of service
+    /// and queues its connection to be closed by the worker.
     void retire(slot_type& s, close_reason why) noexcept {
         std::unique_lock lock(mutex_);
         s.owner.store(0, std::memory_order_relaxed);  // nobody holds a connection being closed
-        s.state.store(slot_reserved, std::memory_order_relaxed);
-        close_queue_.push_back({&s, why});
+        queue_close_locked(s, why);
         if (!handle_alive_) return finish_orphan(lock);
         request_work_locked();
     }
@@ -993,20 +929,22 @@ private:
     bool claim_deletion_locked() noexcept {
         if (handle_alive_ || deletion_claimed_ || draining_ != 0 || !close_queue_.empty() || async_outstanding_ != 0)
             return false;
-        if (count_state(slot_leased) != 0 || count_state(slot_reserved) != 0) return false;
+        const slot_census c = slots_.census();
+        if (c.leased != 0 || c.held_by_pool != 0) return false;
         deletion_claimed_ = true;
         return true;
     }
 
+    /// Queues the connection of `s` (which the caller owns) to be closed by the worker.
+    void queue_close_locked(slot_type& s, close_reason why) {
+        s.state.store(slot_held_by_pool, std::memory_order_relaxed);
+        close_queue_.push_back({&s, why});
+    }
+
+    /// Takes every idle slot for which `pred` holds out of service, to be closed for `why`.
     template <class Pred>
     void retire_idle_locked(Pred&& pred, close_reason why) {
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            slot_type& s = slots_[i];
-            if (s.state.load(std::memory_order_relaxed) != slot_idle || !pred(s)) continue;
-            std::uint32_t expected = slot_idle;
-            if (s.state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire))
-                close_queue_.push_back({&s, why});
-        }
+        slots_.take_idle_if(pred, [&](slot_type& s) { close_queue_.push_back({&s, why}); });
     }
 
     void close_connection(slot_type& s, close_reason why) noexcept {
@@ -1037,12 +975,6 @@ private:
     }
     void request_work_locked() noexcept { worker_cv_.notify_all(); }
 
-    std::size_t count_state(std::uint32_t state) const noexcept {
-        std::size_t c = 0;
-        for (std::size_t i = 0; i < slot_count_; ++i) c += slots_[i].state.load(std::memory_order_relaxed) == state;
-        return c;
-    }
-
     void worker_loop() {
         std::unique_lock lock(mutex_);
         while (!worker_stop_) {
@@ -1052,8 +984,9 @@ private:
         }
     }
 
-    /// Does one piece of due work (mutex held on entry and exit; released around driver
-    /// calls). Returns false when nothing was due.
+    /// Does one piece of due work (mutex held on entry and exit; released around driver and
+    /// observer calls). Returns false when nothing was due. What is due is the housekeeper's
+    /// decision; carrying it out is the engine's.
     bool worker_step(std::unique_lock<std::mutex>& lock) {
         if (!close_queue_.empty()) {
             drain_close_queue(lock);
@@ -1064,65 +997,41 @@ private:
             return true;
         }
         const std::int64_t now = precise_now(clock_);
-        if (now - last_housekeeping_ >= to_ns(options_.housekeeping_interval) || now < last_housekeeping_ - leap_tolerance_ns) {
+        if (upkeep_.pass_due(now)) {
             housekeep_locked(lock, now);
             return true;
         }
-        if (expire_idle_locked(now)) return true;
-        if (keepalive_one(lock, now)) return true;
-        if (report_leaks(lock, now)) return true;
-        if (create_one(lock, now)) return true;
+        if (upkeep_.take_idle_retirements(slots_, now, [&](slot_type& s, close_reason why) { close_queue_.push_back({&s, why}); }))
+            return true;
+        if (slot_type* s = upkeep_.take_keepalive_due(slots_, now)) {
+            keep_alive(lock, *s);
+            return true;
+        }
+        if (const auto leak = upkeep_.find_leak(slots_, now); leak.slot) {
+            report_leak(lock, *leak.slot, leak.age);
+            return true;
+        }
+        if (wants_connection_locked() && upkeep_.may_connect(now)) return create_one(lock);
         return false;
     }
 
-    /// When the worker must look again (steady clock ns): housekeeping, lifetimes, keepalives,
-    /// leak thresholds, backoff, and the horizon for leases taken while it sleeps (worker_wake).
+    /// When the worker must look again (steady clock ns).
     std::int64_t next_due_locked() const noexcept {
         if constexpr (!std::same_as<Clock, std::chrono::steady_clock>) {
             // Manual clocks advance only when told: the subscription wakes us.
             return precise_now(std::chrono::steady_clock{}) + 3'600'000'000'000;
         }
-        const bool leaks_on = options_.leak_detection_threshold.count() > 0;
-        worker_wake wake(precise_now(clock_), last_housekeeping_,
-                         {.housekeeping = to_ns(options_.housekeeping_interval),
-                          .keepalive = to_ns(options_.keepalive_interval),
-                          .leak = leaks_on ? to_ns(options_.leak_detection_threshold) : 0});
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            const slot_type& s = slots_[i];
-            const auto st = s.state.load(std::memory_order_relaxed);
-            if (st == slot_idle)
-                wake.idle(s.expires_at, std::max(s.last_used.load(std::memory_order_relaxed),
-                                                 s.last_checked.load(std::memory_order_relaxed)));
-            else if (st == slot_leased && leaks_on &&
-                     s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed))
-                wake.unreported_lease(s.acquired_at.load(std::memory_order_relaxed));
-        }
-        if (needs_connection_locked() && next_connect_at_ > 0) wake.connect_retry(next_connect_at_);
-        return wake.at();
+        return upkeep_.next_wake(slots_, precise_now(clock_), wants_connection_locked());
     }
 
-    bool needs_connection_locked() const noexcept {
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) return false;
-        std::size_t open = 0, idle = 0, creating = 0;
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            switch (slots_[i].state.load(std::memory_order_relaxed)) {
-            case slot_empty: break;
-            case slot_idle: ++idle; ++open; break;
-            case slot_creating: ++creating; break;
-            default: ++open; break;
-            }
-        }
-        if (open + creating >= slot_count_) return false;
-        return idle + creating < options_.min_idle || queue_.size() > idle + creating;
+    bool wants_connection_locked() const noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return false;
+        return upkeep_.wants_connection(slots_.census(), hand_off_.size());
     }
 
-    bool create_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
-        if (!needs_connection_locked() || now < next_connect_at_) return false;
-        slot_type* s = nullptr;
-        for (std::size_t i = 0; i < slot_count_ && !s; ++i) {
-            std::uint32_t expected = slot_empty;
-            if (slots_[i].state.compare_exchange_strong(expected, slot_creating, std::memory_order_acquire)) s = &slots_[i];
-        }
+    /// Opens a connection in an empty slot (mutex released around the driver's connect).
+    bool create_one(std::unique_lock<std::mutex>& lock) {
+        slot_type* s = slots_.take_any(slot_empty, slot_creating);
         if (!s) return false;
         lock.unlock();
         const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), options_.acquire_timeout);
@@ -1144,62 +1053,30 @@ private:
             lock.lock();
             s->state.store(slot_empty, std::memory_order_release);
             last_connect_error_ = std::move(error);
-            backoff_ns_ = backoff_ns_ == 0 ? backoff_min_ns : std::min(backoff_ns_ * 2, backoff_max_ns);
-            next_connect_at_ = ended + backoff_ns_;
+            upkeep_.connect_failed(ended);
             return true;
         }
         creation_.add(ended - began);
         created_.fetch_add(1, std::memory_order_relaxed);
         if (obs) outside_lock(obs)->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
         s->created_at = ended;
-        s->expires_at = lifetime_end(ended);
         s->generation = evict_generation_.load(std::memory_order_relaxed);
         s->last_used.store(ended, std::memory_order_relaxed);
         s->last_checked.store(ended, std::memory_order_relaxed);
         lock.lock();
+        s->expires_at = upkeep_.lifetime_end(ended);
         last_connect_error_.clear();
-        backoff_ns_ = 0;
-        next_connect_at_ = 0;
-        if (gate_.load(std::memory_order_relaxed) & gate_closed) {
-            s->state.store(slot_reserved, std::memory_order_relaxed);
-            close_queue_.push_back({s, close_reason::shutdown});
-        } else if (waiter* head = queue_.head()) {
+        upkeep_.connect_succeeded();
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
+            queue_close_locked(*s, close_reason::shutdown);
+        } else if (waiter* head = hand_off_.head()) {
             // Opened for the waiters: the oldest gets it, nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
-            hand_locked(*head, *s);
+            give_to_waiter_locked(*head, *s);
         } else {
             s->state.store(slot_idle, std::memory_order_release);
         }
         return true;
-    }
-
-    std::int64_t lifetime_end(std::int64_t created) noexcept {
-        const std::int64_t life = to_ns(options_.max_lifetime);
-        if (life == 0) return never;
-        // Up to 2.5% less, so connections opened together do not all expire together.
-        jitter_state_ ^= jitter_state_ << 13;
-        jitter_state_ ^= jitter_state_ >> 7;
-        jitter_state_ ^= jitter_state_ << 17;
-        const std::int64_t jitter = static_cast<std::int64_t>(jitter_state_ % static_cast<std::uint64_t>(life / 40 + 1));
-        return add_ns(created, life - jitter);
-    }
-
-    /// Retires idle connections past their lifetime, and past idle_timeout above min_idle.
-    bool expire_idle_locked(std::int64_t now) {
-        const std::size_t before = close_queue_.size();
-        retire_idle_locked([&](const slot_type& s) { return now >= s.expires_at; }, close_reason::lifetime);
-        if (options_.idle_timeout.count() > 0 && options_.min_idle < options_.max_size) {
-            std::size_t idle = count_state(slot_idle);
-            const std::int64_t limit = to_ns(options_.idle_timeout);
-            retire_idle_locked(
-                [&](const slot_type& s) {
-                    if (idle <= options_.min_idle || now - s.last_used.load(std::memory_order_relaxed) < limit) return false;
-                    --idle;
-                    return true;
-                },
-                close_reason::idle);
-        }
-        return close_queue_.size() != before;
     }
 
     /// Checks a slot handed to an async waiter, then delivers it, or retires it and puts the
@@ -1209,12 +1086,8 @@ private:
         check_queue_.pop_front();
         slot_type& s = *job.slot;
         waiter& w = *job.who;
-        const std::int64_t now = precise_now(clock_);
-        std::optional<close_reason> retire_for;
-        if (now >= s.expires_at)
-            retire_for = close_reason::lifetime;
-        else if (s.generation < evict_generation_.load(std::memory_order_relaxed))
-            retire_for = close_reason::evicted;
+        std::optional<close_reason> retire_for =
+            retirement_due(s, precise_now(clock_), evict_generation_.load(std::memory_order_relaxed));
         if (!retire_for) {
             lock.unlock();
             const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
@@ -1226,11 +1099,8 @@ private:
         }
         w.validating = false;
         checked_.notify_all();
-        if (retire_for) {
-            s.state.store(slot_reserved, std::memory_order_relaxed);
-            close_queue_.push_back({&s, *retire_for});
-        }
-        if ((gate_.load(std::memory_order_relaxed) & gate_closed) && !w.cancelled) {
+        if (retire_for) queue_close_locked(s, *retire_for);
+        if ((slow_path_.load(std::memory_order_relaxed) & slow_closed) && !w.cancelled) {
             // close() ran while we checked (it answers queued waiters only, and this one was
             // not queued): nothing will be served any more, so answer it here. Requeued, it
             // was never answered and the pool's destruction waited for it.
@@ -1247,88 +1117,57 @@ private:
             w.wake();
             return;
         }
-        queue_.push_front(w);  // it keeps its place
-        waiting_.store(queue_.size(), std::memory_order_relaxed);
+        hand_off_.rejoin_first(w);  // it keeps its place
+        waiting_.store(hand_off_.size(), std::memory_order_relaxed);
         let_head_act_locked();
     }
 
-    /// Validates one idle connection whose keepalive is due.
-    bool keepalive_one(std::unique_lock<std::mutex>& lock, std::int64_t now) {
-        if (options_.keepalive_interval.count() == 0) return false;
-        const std::int64_t interval = to_ns(options_.keepalive_interval);
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            slot_type& s = slots_[i];
-            if (s.state.load(std::memory_order_relaxed) != slot_idle) continue;
-            const std::int64_t fresh = std::max(s.last_used.load(std::memory_order_relaxed), s.last_checked.load(std::memory_order_relaxed));
-            if (now - fresh < interval) continue;
-            std::uint32_t expected = slot_idle;
-            if (!s.state.compare_exchange_strong(expected, slot_reserved, std::memory_order_acquire)) continue;
-            lock.unlock();
-            const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
-            lock.lock();
-            if (!ok) {
-                close_queue_.push_back({&s, close_reason::broken});
-            } else {
-                s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
-                s.state.store(slot_idle, std::memory_order_release);
-                serve_head_locked();
-            }
-            return true;
+    /// Validates `s`, an idle connection whose keepalive was due (taken by the housekeeper).
+    void keep_alive(std::unique_lock<std::mutex>& lock, slot_type& s) {
+        lock.unlock();
+        const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+        lock.lock();
+        if (!ok) {
+            close_queue_.push_back({&s, close_reason::broken});
+            return;
         }
-        return false;
+        s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
+        s.state.store(slot_idle, std::memory_order_release);
+        serve_queue_locked();
     }
 
-    bool report_leaks(std::unique_lock<std::mutex>& lock, std::int64_t now) {
-        if (options_.leak_detection_threshold.count() == 0) return false;
-        const std::int64_t threshold = to_ns(options_.leak_detection_threshold);
-        for (std::size_t i = 0; i < slot_count_; ++i) {
-            slot_type& s = slots_[i];
-            if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
-            const std::uint64_t seq = s.lease_seq.load(std::memory_order_relaxed);
-            if (s.leak_reported_seq.load(std::memory_order_relaxed) == seq) continue;
-            if (s.owner.load(std::memory_order_acquire) == 0) continue;  // coming back, or not lent yet
-            const std::int64_t age = now - s.acquired_at.load(std::memory_order_relaxed);
-            if (age < threshold) continue;
-            s.leak_reported_seq.store(seq, std::memory_order_relaxed);
-            leaks_.fetch_add(1, std::memory_order_relaxed);
-            const owner_id holder = s.owner.load(std::memory_order_relaxed);
-            holder_info h{holder, owner_label(holder), s.site.load(std::memory_order_relaxed), std::chrono::nanoseconds(age)};
-            if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
-                lock.unlock();
-                outside_lock(obs)->on_leak(*this, h);
-                lock.lock();
-            }
-            return true;
+    /// Counts a lease held past the leak threshold and tells observers (outside the lock).
+    void report_leak(std::unique_lock<std::mutex>& lock, const slot_type& s, std::int64_t age) {
+        leaks_.fetch_add(1, std::memory_order_relaxed);
+        const owner_id holder = s.owner.load(std::memory_order_relaxed);
+        holder_info h{holder, owner_label(holder), s.site.load(std::memory_order_relaxed), std::chrono::nanoseconds(age)};
+        if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            outside_lock(obs)->on_leak(*this, h);
+            lock.lock();
         }
-        return false;
     }
 
     /// Mutex held on entry and exit; released around the observer's on_clock_leap (observers
     /// never run under the pool's lock: one may call back into the pool).
     void housekeep_locked(std::unique_lock<std::mutex>& lock, std::int64_t now) {
-        const std::int64_t interval = to_ns(options_.housekeeping_interval);
-        const std::int64_t elapsed = now - last_housekeeping_;
-        last_housekeeping_ = now;
-        std::int64_t leap = 0;
-        if (elapsed < -leap_tolerance_ns) {
-            // Backward: ages and lifetimes measured so far are meaningless. Start afresh.
-            leap = elapsed;
+        const clock_leap leap = upkeep_.run_pass(now);
+        if (leap.backward) {
+            // Ages and lifetimes measured so far are meaningless. Start afresh.
             evict_generation_.fetch_add(1, std::memory_order_relaxed);
             retire_idle_locked([](const slot_type&) { return true; }, close_reason::evicted);
-        } else if (elapsed > interval + interval / 2 + leap_tolerance_ns) {
-            leap = elapsed - interval;
         }
-        if (leap == 0) return;
+        if (leap.by == 0) return;
         if (pool_observer* obs = observer_.load(std::memory_order_acquire)) {
             lock.unlock();
-            outside_lock(obs)->on_clock_leap(*this, std::chrono::nanoseconds(leap));
+            outside_lock(obs)->on_clock_leap(*this, std::chrono::nanoseconds(leap.by));
             lock.lock();
         }
     }
 
     void on_clock_advanced() {
         std::lock_guard lock(mutex_);
-        queue_.for_each([](waiter& w) {
+        hand_off_.for_each([](waiter& w) {
             if (!w.async) w.wake();
         });
         worker_cv_.notify_all();
@@ -1366,28 +1205,46 @@ private:
         return d;
     }
 
+    /// An acquisition by waiter `w` failed with `ec`: builds its diagnostics, tells observers,
+    /// records it as last_failure() and hands it (and the failure's exception) to the caller.
+    void report_failure(pool_observer* obs, std::error_code ec, const waiter& w,
+                        std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
+        auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
+        if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
+        if (exception) *exception = w.failure_exception;
+        {
+            std::lock_guard lock(mutex_);
+            last_failure_ = d;
+        }
+        if (diagnostics) *diagnostics = std::move(d);
+    }
+
+    /// What observers are told about a waiter (blocks_thread is set by on_block's caller).
+    static wait_info wait_info_of(const waiter& w) {
+        return {w.owner, std::string(w.owner_label), w.site, std::chrono::nanoseconds(w.since)};
+    }
+
     // ------------------------------------------------------------------ members
 
     Driver driver_;
     const pool_options options_;
     Clock clock_;
     const std::uint64_t id_;
-    const std::size_t slot_count_;
-    const std::unique_ptr<slot_type[]> slots_;
+    table_type slots_;
     const worker_mode mode_;
     const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
 
-    alignas(64) std::atomic<std::uint32_t> gate_{0};
+    alignas(64) std::atomic<std::uint32_t> slow_path_{0};
     std::atomic<std::uint64_t> evict_generation_{0};
     std::atomic<pool_observer*> observer_{nullptr};
 
     alignas(64) mutable std::mutex mutex_;
-    wait_queue queue_;
+    housekeeper<connection_type> upkeep_;  ///< what the worker must do, and when
+    hand_off hand_off_;                     ///< the wait queue, and who is served next
     std::atomic<std::size_t> waiting_{0};
     std::atomic<std::size_t> active_waiters_{0};
     std::condition_variable waiters_gone_;
-    bool head_owed_ = false;  ///< the pool is fair: the next connection returned goes to the head
-    // Armings of gate_sleepers, and the latest arming a completed heavy fence has followed
+    // Armings of slow_sleepers, and the latest arming a completed heavy fence has followed
     // (a sleeping waiter fences after unlocking, so the two may differ for a while).
     std::uint64_t wake_armed_ = 0;
     std::uint64_t wake_fenced_ = 0;
@@ -1402,10 +1259,6 @@ private:
     std::size_t draining_ = 0;
     std::thread worker_;
     std::string last_connect_error_;
-    std::int64_t backoff_ns_ = 0;
-    std::int64_t next_connect_at_ = 0;
-    std::int64_t last_housekeeping_ = 0;
-    std::uint64_t jitter_state_;
     std::uint64_t clock_subscription_ = 0;
     std::shared_ptr<const pool_diagnostics> last_failure_;
     observer_list observers_;

@@ -18,7 +18,7 @@ enum slot_state : std::uint32_t {
     slot_creating,  ///< the worker is opening a connection here
     slot_idle,      ///< ready to lend
     slot_leased,    ///< lent to a caller (or being handed to a waiter)
-    slot_reserved,  ///< held by the pool itself: being validated, or queued to be closed
+    slot_held_by_pool,  ///< the pool itself holds it: being validated, or queued to be closed
 };
 
 /// A counter with a single writer at a time (whoever owns the slot), read racily by
@@ -53,15 +53,21 @@ struct alignas(64) slot {
     std::atomic<owner_id> owner{0};
     std::atomic<std::source_location> site{std::source_location{}};
     std::atomic<std::int64_t> acquired_at{0};
-    std::atomic<std::uint64_t> lease_seq{0};          ///< leases ever made from this slot
+    std::atomic<std::uint64_t> lease_seq{0};          ///< leases ever made from this slot (= its acquires)
     std::atomic<std::uint64_t> leak_reported_seq{0};  ///< the lease last reported as a leak
     /// When lease_seq reaches this, the head waiter has been passed over often enough: the
     /// return makes the pool fair and owes the head the next connection; written under the
     /// pool's mutex.
     std::atomic<std::uint64_t> owed_at_seq{std::numeric_limits<std::uint64_t>::max()};
 
+    /// When the connection was last returned or validated: what freshness and keepalive go by.
+    std::int64_t last_active() const noexcept {
+        const std::int64_t used = last_used.load(std::memory_order_relaxed);
+        const std::int64_t checked = last_checked.load(std::memory_order_relaxed);
+        return used > checked ? used : checked;
+    }
+
     // Statistics, summed over slots by snapshots.
-    owned_counter acquired;
     owned_counter usage_count;
     owned_counter usage_total_ns;
     owned_counter usage_max_ns;
