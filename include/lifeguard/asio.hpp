@@ -29,7 +29,9 @@
 #include "lifeguard/detail/asio_prelude.hpp"  // first: see the GCC 12 note there
 // clang-format on
 
+#include <chrono>
 #include <exception>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -91,6 +93,9 @@ struct async_acquire_params {
     /// acquire() would have thrown: a pool_error carrying the diagnostics (verdict, counters,
     /// holders), or the detector's deadlock_error. Must stay valid until the handler runs.
     std::exception_ptr* failure = nullptr;
+    /// How long this acquisition may wait; unset: the pool's acquire_timeout. Zero or negative:
+    /// no wait (an idle connection, or errc::timeout). Saturates at duration::max().
+    std::optional<std::chrono::nanoseconds> timeout{};
 };
 
 /// The completion signature: an error (a lifeguard code in boost_pool_category(), see
@@ -108,7 +113,7 @@ concept async_acquire_token =
 #endif
 
 /// Borrows a connection asynchronously. Waits in the pool's one FIFO queue together with blocking
-/// callers, up to options().acquire_timeout; the pool's max_pending, close() and diagnostics
+/// callers, up to options().acquire_timeout (or params.timeout); the pool's max_pending, close() and diagnostics
 /// apply as to acquire().
 ///
 /// Thread-safety: as acquire(); any thread, any number at once.
@@ -131,7 +136,7 @@ auto async_acquire(basic_pool<Driver, Clock>& pool, const async_acquire_params& 
     const owner_id owner = params.owner != 0 ? params.owner : new_owner_id();
     return boost::asio::async_initiate<Token, async_acquire_signature<pool_type>>(
         detail::initiate_async_acquire<pool_type>{&pool.core()}, token, owner,
-        std::string(params.owner_label), site, params.failure);
+        std::string(params.owner_label), site, params.failure, params.timeout);
 }
 
 /// As above, for `owner` (a task id from new_owner_id()).

@@ -68,6 +68,36 @@ public:
         return s ? lease_type(core_, s) : lease_type();
     }
 
+    /// As acquire(), but waits at most `timeout` instead of options().acquire_timeout (HikariCP
+    /// has only the pool-wide one; pgxpool and bb8 take it per call). Zero or negative: no wait,
+    /// an idle connection or errc::timeout at once. Saturates: duration::max() waits until a
+    /// connection comes or the pool closes.
+    template <class Rep, class Period>
+    lease_type acquire_for(std::chrono::duration<Rep, Period> timeout,
+                           std::source_location site = std::source_location::current()) {
+        return acquire_by(deadline_after_ns(timeout), site);
+    }
+
+    /// As acquire_for(), reporting failure through `ec` (diagnostics in last_failure()).
+    template <class Rep, class Period>
+    lease_type acquire_for(std::chrono::duration<Rep, Period> timeout, std::error_code& ec,
+                           std::source_location site = std::source_location::current()) {
+        return acquire_by(deadline_after_ns(timeout), ec, site);
+    }
+
+    /// As acquire(), but gives up at `deadline` on the pool's clock (a deadline in the past: no
+    /// wait). For a request budget shared by several acquisitions.
+    lease_type acquire_until(typename Clock::time_point deadline,
+                             std::source_location site = std::source_location::current()) {
+        return acquire_by(detail::to_ns(deadline.time_since_epoch()), site);
+    }
+
+    /// As acquire_until(), reporting failure through `ec` (diagnostics in last_failure()).
+    lease_type acquire_until(typename Clock::time_point deadline, std::error_code& ec,
+                             std::source_location site = std::source_location::current()) {
+        return acquire_by(detail::to_ns(deadline.time_since_epoch()), ec, site);
+    }
+
     /// Borrows an idle connection if one is ready; never waits.
     std::optional<lease_type> try_acquire(std::source_location site = std::source_location::current()) {
         if (auto* s = core_->try_acquire(current_owner(), site)) return lease_type(core_, s);
@@ -110,14 +140,33 @@ public:
     }
 
 private:
+    template <class Rep, class Period>
+    std::int64_t deadline_after_ns(std::chrono::duration<Rep, Period> timeout) const noexcept {
+        return detail::add_ns(core_->clock_now_ns(), detail::to_ns(timeout));
+    }
+
+    lease_type acquire_by(std::int64_t deadline, const std::source_location& site) {
+        const owner_id owner = current_owner();
+        std::int64_t started = 0;
+        if (auto* s = core_->acquire_idle(owner, site, started)) return lease_type(core_, s);
+        return acquire_queued(owner, site, started, deadline);
+    }
+
+    lease_type acquire_by(std::int64_t deadline, std::error_code& ec, const std::source_location& site) {
+        auto* s = core_->acquire(current_owner(), current_owner_label(), site, ec, nullptr, nullptr, deadline);
+        return s ? lease_type(core_, s) : lease_type();
+    }
+
     /// acquire() when no connection could be lent at once: out of line, so that the fast path
     /// builds no error code, diagnostics or exception.
     [[gnu::noinline]] lease_type acquire_queued(owner_id owner, const std::source_location& site,
-                                                std::int64_t started) {
+                                                std::int64_t started,
+                                                std::optional<std::int64_t> deadline = std::nullopt) {
         std::error_code ec;
         std::shared_ptr<const pool_diagnostics> diagnostics;
         std::exception_ptr exception;
-        auto* s = core_->acquire_queued(owner, current_owner_label(), site, started, ec, &diagnostics, &exception);
+        auto* s = core_->acquire_queued(owner, current_owner_label(), site, started, ec, &diagnostics, &exception,
+                                        deadline);
         if (!s) {
             if (exception) std::rethrow_exception(exception);
             throw pool_error(std::move(diagnostics));

@@ -263,6 +263,31 @@ TEST(AsyncAcquire, TimeoutExplainsItselfLikeTheBlockingAcquire) {
     EXPECT_EQ(pool->last_failure()->what, verdict::exhausted);
 }
 
+TEST(AsyncAcquire, APerCallTimeoutReplacesThePoolsOwn) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 1, .acquire_timeout = 30s});
+    auto held = pool->acquire();
+    io_threads runner;
+    awaited<error_code> result;
+    async_acquire(*pool, {.timeout = 50ms},
+                  asio::bind_executor(runner.io, [&](error_code ec, manual_lease lease) {
+                      EXPECT_FALSE(lease);
+                      result.set(ec);
+                  }));
+    f.blocks->wait_blocked(1);
+    f.clock.advance(50ms);
+    EXPECT_EQ(result.take(), errc::timeout) << "50 ms, not the pool's 30 s";
+    ASSERT_TRUE(pool->last_failure());
+    EXPECT_EQ(pool->last_failure()->waited, 50ms);
+
+    awaited<error_code> at_once;
+    async_acquire(*pool, {.timeout = 0ms}, asio::bind_executor(runner.io, [&](error_code ec, manual_lease) {
+                      at_once.set(ec);
+                  }));
+    EXPECT_EQ(at_once.take(), errc::timeout) << "zero: no wait, the clock did not move";
+    EXPECT_EQ(pool->stats().timeouts, 2u);
+}
+
 TEST(AsyncAcquire, TimeoutFiresOnTheSteadyClockThroughTheAsioTimer) {
     fake_driver driver;
     steady_pool pool(driver, {.max_size = 1, .acquire_timeout = 300ms, .validation_timeout = 250ms});

@@ -83,8 +83,9 @@ public:
     /// (the handler is then destroyed uncalled, and a connection it was lent goes back); once it
     /// is queued, running out of memory terminates, as it does in deliver().
     static void start(core_type& core, Handler handler, owner_id who, std::string label,
-                      const std::source_location& where, std::exception_ptr* failure_out) {
-        auto* op = new async_acquire_op(core, std::move(handler), who, std::move(label), where, failure_out);
+                      const std::source_location& where, std::exception_ptr* failure_out,
+                      std::optional<std::chrono::nanoseconds> timeout) {
+        auto* op = new async_acquire_op(core, std::move(handler), who, std::move(label), where, failure_out, timeout);
         struct initiation_reference {
             async_acquire_op* op;
             ~initiation_reference() { op->release(); }
@@ -102,14 +103,16 @@ private:
     using work_type = decltype(track_work(std::declval<const executor_type&>()));
 
     async_acquire_op(core_type& core, Handler&& handler, owner_id who, std::string label,
-                     const std::source_location& where, std::exception_ptr* failure_out)
+                     const std::source_location& where, std::exception_ptr* failure_out,
+                     std::optional<std::chrono::nanoseconds> timeout)
         : core_(&core),
           handler_(std::in_place, std::move(handler)),
           executor_(std::in_place,
                     boost::asio::get_associated_executor(*handler_, boost::asio::system_executor())),
           work_(std::in_place, track_work(*executor_)),
           label_(std::move(label)),
-          failure_out_(failure_out) {
+          failure_out_(failure_out),
+          timeout_ns_(timeout ? to_ns(*timeout) : to_ns(core.options().acquire_timeout)) {
         owner = who;
         owner_label = label_;
         site = where;
@@ -132,7 +135,7 @@ private:
             return;
         }
         since = core_->clock_now_ns();
-        deadline = add_ns(since, to_ns(core_->options().acquire_timeout));
+        deadline = add_ns(since, timeout_ns_);
         if constexpr (!asio_timed) subscription_ = clock().subscribe([this] { on_clock_advanced(); });
         refs_.fetch_add(1, std::memory_order_relaxed);  // the engine's, handed on by deliver()
         core_->enqueue_async(*this);  // refusals (closed, queue full) are delivered as failures
@@ -295,6 +298,7 @@ private:
     std::optional<boost::asio::steady_timer> timer_;  // made when the operation has to wait
     const std::string label_;
     std::exception_ptr* const failure_out_;
+    const std::int64_t timeout_ns_;  ///< how long it may wait
 
     std::atomic<int> refs_{1};
     std::atomic<bool> delivered_{false};
@@ -314,9 +318,9 @@ struct initiate_async_acquire {
 
     template <class Handler>
     void operator()(Handler&& handler, owner_id owner, std::string label, std::source_location site,
-                    std::exception_ptr* failure_out) const {
+                    std::exception_ptr* failure_out, std::optional<std::chrono::nanoseconds> timeout) const {
         async_acquire_op<Pool, std::decay_t<Handler>>::start(*core, std::forward<Handler>(handler), owner,
-                                                             std::move(label), site, failure_out);
+                                                             std::move(label), site, failure_out, timeout);
     }
 };
 

@@ -150,15 +150,16 @@ public:
     // ------------------------------------------------------------------ borrowing
 
     /// Finds a connection for `owner` or fails. On success the slot is leased and prepared.
+    /// `deadline` (pool clock, ns): when to give up; unset, acquire_timeout after the start.
     slot_type* acquire(owner_id owner, std::string_view label, const std::source_location& site,
                        std::error_code& ec, std::shared_ptr<const pool_diagnostics>* diagnostics,
-                       std::exception_ptr* exception) {
+                       std::exception_ptr* exception, std::optional<std::int64_t> deadline = std::nullopt) {
         std::int64_t started = 0;
         if (slot_type* s = acquire_idle(owner, site, started)) [[likely]] {
             ec.clear();
             return s;
         }
-        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception);
+        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception, deadline);
     }
 
     /// The first half of acquire(): tells observers an acquisition starts and lends an idle
@@ -181,8 +182,9 @@ public:
     /// The second half of acquire(), after acquire_idle() returned nullptr: waits in the queue.
     slot_type* acquire_queued(owner_id owner, std::string_view label, const std::source_location& site,
                               std::int64_t started, std::error_code& ec,
-                              std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
-        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception);
+                              std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception,
+                              std::optional<std::int64_t> deadline = std::nullopt) {
+        return acquire_waiting(owner, label, site, started, ec, diagnostics, exception, deadline);
     }
 
     /// Borrows an idle connection if one is ready now; never waits.
@@ -641,9 +643,10 @@ private:
 
     slot_type* acquire_waiting(owner_id owner, std::string_view label, const std::source_location& site,
                                std::int64_t started, std::error_code& ec,
-                               std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
+                               std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception,
+                               std::optional<std::int64_t> given_deadline) {
         if (started == 0) started = precise_now(clock_);
-        const std::int64_t deadline = add_ns(started, to_ns(options_.acquire_timeout));
+        const std::int64_t deadline = given_deadline ? *given_deadline : add_ns(started, to_ns(options_.acquire_timeout));
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         for (;;) {
             sync_waiter w;
