@@ -273,6 +273,7 @@ public:
         } else {
             ec = w.failure;
             auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
+            if (obs) explain_failure(*outside_lock(obs), *this, *d);
             if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
             if (exception) *exception = w.failure_exception;
             std::lock_guard lock(mutex_);
@@ -700,6 +701,7 @@ private:
             }
             ec = w.failure ? w.failure : make_error_code(failed);
             auto d = std::make_shared<pool_diagnostics>(diagnose(ec, owner, site, started));
+            if (obs) explain_failure(*outside_lock(obs), *this, *d);
             if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
             if (exception) *exception = w.failure_exception;
             {
