@@ -283,7 +283,7 @@ private:
 
     /// A lease went to an owner while waits are in flight somewhere: if this owner still waits on
     /// another pool, the hand-off may have closed a knot.
-    void after_acquired(pool_view& pool, owner_id owner) {
+    [[gnu::noinline]] void after_acquired(pool_view& pool, owner_id owner) {
         knots_.forget_explanation(owner);
         const std::uint64_t key = key_of(pool);
         std::size_t waits_here = 0;
@@ -332,7 +332,7 @@ private:
             });
     }
 
-    void record_nesting(pool_view& pool, const nesting_sighting& sighting) {
+    [[gnu::noinline]] void record_nesting(pool_view& pool, const nesting_sighting& sighting) {
         reports_to_emit out;
         {
             std::shared_lock reg(registry_mutex_);
@@ -343,7 +343,7 @@ private:
         emit(out);
     }
 
-    void record_edge(std::uint64_t from, std::uint64_t to, std::uint64_t edge, const std::source_location& held_site,
+    [[gnu::noinline]] void record_edge(std::uint64_t from, std::uint64_t to, std::uint64_t edge, const std::source_location& held_site,
                      const std::source_location& site) {
         reports_to_emit out;
         {
