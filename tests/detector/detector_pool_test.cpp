@@ -32,6 +32,7 @@ namespace {
 using testing::block_events;
 using testing::detector_fixture;
 using testing::fake_driver;
+using testing::failure_recorder;
 using testing::gate;
 using testing::owners_of;
 using testing::report_collector;
@@ -147,52 +148,25 @@ TEST(DetectorOnPool, AutoIdFailFastGivesErrcDeadlockToTheErrorCodeOverload) {
     EXPECT_NE(d->detail.find("deadlock:"), std::string::npos) << d->detail;
 }
 
-/// Records what on_acquire_failed saw, as a metrics or logging observer would.
-class failure_recorder final : public pool_observer {
-public:
-    void on_acquire_failed(pool_view&, pool_diagnostics& d) override {
-        std::lock_guard lock(mutex_);
-        seen_.push_back(d);
-    }
-    std::vector<pool_diagnostics> seen() const {
-        std::lock_guard lock(mutex_);
-        return seen_;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<pool_diagnostics> seen_;
-};
-
 TEST(DetectorOnPool, AnObserverAddedBeforeTheDetectorSeesTheDeadlockVerdict) {
     // One task nests on a pool of 1 (policy report): the knot is found as it blocks, and its
     // timeout is explained by it. The verdict is the pool's, set before any observer hears of
     // the failure: an observer attached before the detector sees it too.
     fixture f;
     auto first = std::make_shared<failure_recorder>();
-    test_pool pool(fake_driver{},
-                   pool_options{.name = "app", .max_size = 1, .acquire_timeout = 250ms,
-                                .on_deadlock = deadlock_policy::report},
-                   std::chrono::steady_clock{}, worker_mode::manual);
-    pool.run_worker_once();
-    pool.add_observer(first);
-    pool.add_observer(f.detector);
+    auto pool = testing::one_connection_pool(first, f.detector);
     owner_scope scope("request");
-    auto outer = pool.acquire();
+    auto outer = pool->acquire();
     std::error_code ec;
-    auto inner = pool.acquire(ec);
+    auto inner = pool->acquire(ec);
     EXPECT_EQ(ec, make_error_code(errc::timeout));
     ASSERT_EQ(f.reports.of(report_kind::deadlock).size(), 1u);
-    const auto seen = first->seen();
-    ASSERT_EQ(seen.size(), 1u);
-    EXPECT_EQ(seen[0].what, verdict::deadlocked);
-    EXPECT_NE(seen[0].detail.find("lifeguard deadlock: 1 task holds all 1 connections of pool \"app\""),
-              std::string::npos)
-        << seen[0].detail;
-    const auto last = pool.last_failure();
+    const auto seen = testing::the_knot_failure(*first);
+    ASSERT_TRUE(seen) << (first->seen().empty() ? std::string("no failure") : first->seen()[0].to_string());
+    const auto last = pool->last_failure();
     ASSERT_TRUE(last);
     EXPECT_EQ(last->what, verdict::deadlocked);
-    EXPECT_EQ(last->detail, seen[0].detail);  // explained once, not twice
+    EXPECT_EQ(last->detail, seen->detail);  // explained once, not twice
 }
 
 TEST(DetectorOnPool, PoolOfThreeServesBothWithAPotentialReport) {
