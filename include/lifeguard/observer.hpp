@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
@@ -24,6 +25,13 @@
 #include "lifeguard/stats.hpp"
 
 namespace lifeguard {
+
+/// Why an acquire failed, as an observer that knows tells the pool
+/// (pool_observer::explain_acquire_failure).
+struct failure_explanation {
+    verdict what = verdict::exhausted;
+    std::string detail;  ///< appended to pool_diagnostics::detail, on a line of its own
+};
 
 /// A lease as observers see it. Times are on the pool's clock (time since its epoch).
 struct lease_info {
@@ -105,8 +113,16 @@ public:
     /// A lease came back (before its connection is reset).
     virtual void on_release(pool_view& /*pool*/, const lease_info& /*lease*/,
                             std::chrono::nanoseconds /*held*/) {}
-    /// An acquire failed (timeout, closed, rejected, deadlock). Observers may refine the
-    /// verdict and detail before the caller sees them.
+    /// An acquire failed: before any on_acquire_failed runs, the pool asks every observer,
+    /// once, whether it knows why (the deadlock detector does for a task of a knot it found).
+    /// The pool sets the verdict from the first explanation and appends its detail
+    /// (explain_failure below), so every on_acquire_failed and the caller see one verdict.
+    virtual std::optional<failure_explanation> explain_acquire_failure(pool_view& /*pool*/,
+                                                                       const pool_diagnostics& /*diagnostics*/) {
+        return std::nullopt;
+    }
+    /// An acquire failed (timeout, closed, rejected, deadlock), explained already. Observers
+    /// may add to the detail before the caller sees it.
     virtual void on_acquire_failed(pool_view& /*pool*/, pool_diagnostics& /*diagnostics*/) {}
 
     /// The worker opened a connection in `took`.
@@ -120,5 +136,15 @@ public:
     /// Housekeeping saw the pool clock jump (`leap` > 0 forward, < 0 backward).
     virtual void on_clock_leap(pool_view& /*pool*/, std::chrono::nanoseconds /*leap*/) {}
 };
+
+/// The pool's side of explain_acquire_failure: asks `observer` (one, or a fan-out that asks
+/// each) and sets the verdict and detail of `d` from the explanation, if there is one.
+inline void explain_failure(pool_observer& observer, pool_view& pool, pool_diagnostics& d) {
+    std::optional<failure_explanation> e = observer.explain_acquire_failure(pool, d);
+    if (!e) return;
+    d.what = e->what;
+    if (!d.detail.empty()) d.detail += '\n';
+    d.detail += e->detail;
+}
 
 }  // namespace lifeguard

@@ -21,6 +21,7 @@
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "async/async_support.hpp"
+#include "detector/detector_fixture.hpp"
 #include "lifeguard/diagnostics/deadlock_error.hpp"
 #include "lifeguard/diagnostics/detector.hpp"
 
@@ -238,6 +240,31 @@ TEST(AsyncDetector, FailFastUntiesAKnotAmongCoroutines) {
     EXPECT_EQ(f.detector->stats().failed_tasks, 1u);
     EXPECT_EQ(pool->stats().timeouts, 0u);
     EXPECT_EQ(pool->stats().idle, 2u);
+}
+
+TEST(AsyncDetector, AnObserverAddedBeforeTheDetectorSeesTheDeadlockVerdictOfAnAsyncTimeout) {
+    // A coroutine nests on a pool of 1 (policy report): the knot is found as it queues, and its
+    // timeout is explained by it before any observer hears of the failure.
+    fixture f;
+    auto first = std::make_shared<failure_recorder>();
+    auto pool = one_connection_pool(first, f.detector);
+    io_threads runner;
+    error_code result;
+    auto request = asio::co_spawn(
+        runner.io,
+        [&]() -> asio::awaitable<void> {
+            const owner_id me = new_owner_id();
+            auto outer = co_await async_acquire(*pool, me, asio::use_awaitable);
+            error_code ec;
+            auto inner = co_await async_acquire(*pool, me, asio::redirect_error(asio::use_awaitable, ec));
+            result = ec;
+        },
+        asio::use_future);
+    request.get();
+    EXPECT_EQ(result, errc::timeout);
+    ASSERT_EQ(f.seen.of(report_kind::deadlock).size(), 1u);
+    EXPECT_TRUE(the_knot_failure(*first))
+        << (first->seen().empty() ? std::string("no failure") : first->seen()[0].to_string());
 }
 
 // ------------------------------------------------------------------------------ tasks, not threads

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,30 @@ struct detector_fixture {
         return p;
     }
 };
+
+/// Pool "app" of one open connection, policy report, acquire_timeout 250 ms (the least
+/// allowed), observed by `first` and then by `detector`.
+inline std::unique_ptr<detector_test_pool> one_connection_pool(std::shared_ptr<pool_observer> first,
+                                                               std::shared_ptr<pool_observer> detector) {
+    auto p = std::make_unique<detector_test_pool>(
+        fake_driver{},
+        pool_options{.name = "app", .max_size = 1, .acquire_timeout = 250ms, .on_deadlock = deadlock_policy::report},
+        std::chrono::steady_clock{}, worker_mode::manual);
+    p->run_worker_once();
+    p->add_observer(std::move(first));
+    p->add_observer(std::move(detector));
+    return p;
+}
+
+/// The one failure `recorder` heard of, if it heard of exactly one and its verdict is the
+/// knot's: deadlocked, with the report of one task holding all of pool "app" in its detail.
+inline std::optional<pool_diagnostics> the_knot_failure(const failure_recorder& recorder) {
+    const auto seen = recorder.seen();
+    if (seen.size() != 1 || seen[0].what != verdict::deadlocked ||
+        seen[0].detail.find("lifeguard deadlock: 1 task holds all 1 connections of pool \"app\"") == std::string::npos)
+        return std::nullopt;
+    return seen[0];
+}
 
 inline std::vector<owner_id> owners_of(const std::vector<diagnostics::task_report>& tasks) {
     std::vector<owner_id> out;

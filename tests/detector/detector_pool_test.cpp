@@ -12,6 +12,7 @@
 #include <barrier>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -31,6 +32,7 @@ namespace {
 using testing::block_events;
 using testing::detector_fixture;
 using testing::fake_driver;
+using testing::failure_recorder;
 using testing::gate;
 using testing::owners_of;
 using testing::report_collector;
@@ -144,6 +146,27 @@ TEST(DetectorOnPool, AutoIdFailFastGivesErrcDeadlockToTheErrorCodeOverload) {
     ASSERT_TRUE(d);
     EXPECT_EQ(d->what, verdict::deadlocked);
     EXPECT_NE(d->detail.find("deadlock:"), std::string::npos) << d->detail;
+}
+
+TEST(DetectorOnPool, AnObserverAddedBeforeTheDetectorSeesTheDeadlockVerdict) {
+    // One task nests on a pool of 1 (policy report): the knot is found as it blocks, and its
+    // timeout is explained by it. The verdict is the pool's, set before any observer hears of
+    // the failure: an observer attached before the detector sees it too.
+    fixture f;
+    auto first = std::make_shared<failure_recorder>();
+    auto pool = testing::one_connection_pool(first, f.detector);
+    owner_scope scope("request");
+    auto outer = pool->acquire();
+    std::error_code ec;
+    auto inner = pool->acquire(ec);
+    EXPECT_EQ(ec, make_error_code(errc::timeout));
+    ASSERT_EQ(f.reports.of(report_kind::deadlock).size(), 1u);
+    const auto seen = testing::the_knot_failure(*first);
+    ASSERT_TRUE(seen) << (first->seen().empty() ? std::string("no failure") : first->seen()[0].to_string());
+    const auto last = pool->last_failure();
+    ASSERT_TRUE(last);
+    EXPECT_EQ(last->what, verdict::deadlocked);
+    EXPECT_EQ(last->detail, seen->detail);  // explained once, not twice
 }
 
 TEST(DetectorOnPool, PoolOfThreeServesBothWithAPotentialReport) {

@@ -1,4 +1,5 @@
-// Test helpers for the detector on real pools: an observer that lets a test wait until given
+// Test helpers for the detector on real pools: an observer that records the failures it hears
+// of, an observer that lets a test wait until given
 // callers have blocked (attached after the detector, so when it hears of a block the detector's
 // own check of that block is over), and a collector of detector reports to wait on. No sleeps:
 // everything waits on condition variables for events that must happen.
@@ -17,6 +18,23 @@
 #include "lifeguard/observer.hpp"
 
 namespace lifeguard::testing {
+
+/// Records what on_acquire_failed saw, as a metrics or logging observer would.
+class failure_recorder final : public pool_observer {
+public:
+    void on_acquire_failed(pool_view&, pool_diagnostics& d) override {
+        std::lock_guard lock(mutex_);
+        seen_.push_back(d);
+    }
+    std::vector<pool_diagnostics> seen() const {
+        std::lock_guard lock(mutex_);
+        return seen_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::vector<pool_diagnostics> seen_;
+};
 
 class block_events final : public pool_observer {
 public:

@@ -177,6 +177,7 @@ private:
         d.owner = w.owner;
         d.site = w.site;
         d.holders = holders();
+        explain_failure(*observer_, *this, d);  // as the pool's engine does: the verdict first
         observer_->on_acquire_failed(*this, d);
         return d;
     }

@@ -1,6 +1,8 @@
-// Tn and Cm counted in one place (diagnostics/src/task_tally): pure function tests.
+// Tn and Cm counted in one place (diagnostics/src/task_tally) and recorded in one place
+// (pool_usage in diagnostics/src/records.hpp): pure tests.
 #include <gtest/gtest.h>
 
+#include "records.hpp"
 #include "task_tally.hpp"
 
 namespace lifeguard::diagnostics::detail {
@@ -29,6 +31,22 @@ TEST(TaskTally, EnclosingLeasesAddUp) {
     const task_tally t = tally_tasks({1, 2, 4}, {{3, {2, 1}}, {5, {}}});
     EXPECT_EQ(t.tasks, 3u) << "{1,2,3} is one request; 4 and 5 are two more";
     EXPECT_EQ(t.depth, 3u);
+}
+
+TEST(PoolUsage, KeepsTheMostTasksAndTheDeepestNestingSeen) {
+    pool_usage u;
+    EXPECT_EQ(u.tasks(), 0u);
+    EXPECT_EQ(u.depth(), 1u);
+    EXPECT_TRUE(u.observe({3, 2})) << "Tn grew";
+    EXPECT_FALSE(u.observe({2, 3})) << "Tn did not grow";
+    EXPECT_EQ(u.tasks(), 3u);
+    EXPECT_EQ(u.depth(), 3u) << "Cm is recorded even when Tn does not grow";
+    u.observe_depth(2);
+    EXPECT_EQ(u.depth(), 3u);
+    u.observe_depth(4);
+    EXPECT_EQ(u.depth(), 4u);
+    EXPECT_TRUE(u.observe({4, 1}));
+    EXPECT_EQ(u.depth(), 4u);
 }
 
 }  // namespace

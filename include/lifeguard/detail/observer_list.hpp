@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "lifeguard/observer.hpp"
@@ -27,6 +28,13 @@ public:
     }
     void on_release(pool_view& p, const lease_info& l, std::chrono::nanoseconds h) override {
         for (auto* t : targets_) t->on_release(p, l, h);
+    }
+    /// Every target is asked (an explanation may be state it must drop); the first answer wins.
+    std::optional<failure_explanation> explain_acquire_failure(pool_view& p, const pool_diagnostics& d) override {
+        std::optional<failure_explanation> first;
+        for (auto* t : targets_)
+            if (auto e = t->explain_acquire_failure(p, d); e && !first) first = std::move(e);
+        return first;
     }
     void on_acquire_failed(pool_view& p, pool_diagnostics& d) override {
         for (auto* t : targets_) t->on_acquire_failed(p, d);

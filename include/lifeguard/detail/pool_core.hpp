@@ -1213,6 +1213,9 @@ private:
     void report_failure(pool_observer* obs, std::error_code ec, const waiter& w,
                         std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception) {
         auto d = std::make_shared<pool_diagnostics>(diagnose(ec, w.owner, w.site, w.since));
+        // One owner of the verdict: an observer that knows why (the detector: a knot) says so
+        // before any observer is told of the failure, so all of them see the same verdict.
+        if (obs) explain_failure(*outside_lock(obs), *this, *d);
         if (obs) outside_lock(obs)->on_acquire_failed(*this, *d);
         if (exception) *exception = w.failure_exception;
         {

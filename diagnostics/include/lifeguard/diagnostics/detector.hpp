@@ -16,7 +16,8 @@
 // What each pool does about a deadlock is its pool_options::on_deadlock: ignore, report (log,
 // count, callback), fail_fast (throw deadlock_error into a knot member that holds a lease, so
 // that its unwinding unties the knot) or abort. Timeouts explained by a knot get the verdict
-// `deadlocked` and the report as their detail.
+// `deadlocked` and the report as their detail: the detector answers the pool's
+// explain_acquire_failure, so observers called before it see that verdict too.
 //
 // Owners are tasks (see lifeguard/owner.hpp): what a task holds is keyed by its owner id, so a
 // lease may be released on another thread and two owners may take turns on one thread. A task
@@ -40,6 +41,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "lifeguard/diagnostics/report.hpp"
@@ -127,7 +129,8 @@ public:
     void on_unblock(pool_view& pool, const wait_info& waiter) override;
     void on_acquired(pool_view& pool, const lease_info& lease, std::chrono::nanoseconds waited) override;
     void on_release(pool_view& pool, const lease_info& lease, std::chrono::nanoseconds held) override;
-    void on_acquire_failed(pool_view& pool, pool_diagnostics& diagnostics) override;
+    std::optional<failure_explanation> explain_acquire_failure(pool_view& pool,
+                                                               const pool_diagnostics& diagnostics) override;
     void on_connection_created(pool_view& pool, std::chrono::nanoseconds took) override;
     void on_connect_failed(pool_view& pool, std::string_view error) override;
 
