@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "option_checks.hpp"
+#include "scrub.hpp"
 #include "sql_text.hpp"
 
 namespace lifeguard {
@@ -37,13 +38,7 @@ std::string trimmed(std::string s) {
     return s;
 }
 
-// Replaces every occurrence of `secret` with "***".
-std::string scrub(std::string text, const std::string& secret) {
-    if (secret.empty()) return text;
-    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
-        text.replace(pos, secret.size(), "***");
-    return text;
-}
+using drivers_detail::scrub;
 
 // Best effort for a conninfo libpq cannot parse: the value after "password=" or the
 // "user:password@" part of a URI, so that an error message quoting the string can be scrubbed.
