@@ -34,8 +34,17 @@ make_certificates() {
         -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
 }
 
+ping_server() {
+    mariadb-admin --no-defaults --socket="$sockfile" -uroot --connect-timeout=2 ping
+}
+
+# Up when it answers a ping; a server that exited (its port taken) fails at once.
+alive_or_answering() {
+    ping_server || ! kill -0 "$1"
+}
+
 try_start() {
-    local port="$1" pid i
+    local port="$1" pid
     : >"$log"
     rm -f "$pidfile"
     setsid "$mariadbd" --no-defaults --user=root --datadir="$data" --socket="$sockfile" \
@@ -44,11 +53,9 @@ try_start() {
         --ssl-ca="$dir/ca.pem" --ssl-cert="$dir/server.pem" --ssl-key="$dir/server.key" \
         </dev/null >/dev/null 2>&1 &
     pid=$!
-    for i in $(seq 1 300); do
-        mariadb-admin --no-defaults --socket="$sockfile" -uroot --connect-timeout=2 ping >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || return 1
-        sleep 0.1
-    done
+    if db_wait_for 30 alive_or_answering "$pid" && ping_server >/dev/null 2>&1; then
+        return 0
+    fi
     kill -TERM "$pid" 2>/dev/null || true
     return 1
 }

@@ -273,27 +273,4 @@ TEST(PostgresOptions, ErrorsNeverShowThePassword) {
     lifeguard::test::expect_no_secret(text, secret, "the option error quoting the statement");
 }
 
-class PostgresSessionPassword : public ::testing::Test {
-protected:
-    void SetUp() override {
-        LIFEGUARD_LOAD_ENV(conninfo_, "LIFEGUARD_PG_PASSWORD_CONNINFO");
-        LIFEGUARD_LOAD_ENV(password_, "LIFEGUARD_PG_PASSWORD");
-    }
-    std::string conninfo_;
-    std::string password_;
-};
-
-TEST_F(PostgresSessionPassword, AFailedSetupStepNeverShowsThePassword) {
-    // The server quotes the bad value back, and the driver quotes the statement: neither may
-    // carry the password out.
-    pg::driver d({.conninfo = conninfo_, .init_sql = {"SELECT '" + password_ + "'::int"}});
-    try {
-        d.connect(steady::now() + 10s);
-        FAIL() << "a failing init statement let the connect succeed";
-    } catch (const pg::error& e) {
-        EXPECT_NE(std::string(e.what()).find("init_sql[0]"), std::string::npos) << e.what();
-        lifeguard::test::expect_no_secret(e.what(), password_, "the setup error");
-    }
-}
-
 }  // namespace
