@@ -1,6 +1,7 @@
 // TLS through Connector/C++ 1.1 and libmariadb, against a MariaDB of its own that speaks TLS
-// (tests/mysql/tls-mariadb.sh: a CA, a server certificate for 127.0.0.1, and a CA that signed
-// nothing): each ssl_mode encrypts, verifies the chain and the host name as documented.
+// (scripts/db/mariadb.sh with the certificates of tests/mysql/make-test-certificates.sh: a CA,
+// a server certificate for 127.0.0.1, and a CA that signed nothing): each ssl_mode encrypts,
+// verifies the chain and the host name as documented.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -16,41 +17,38 @@ namespace {
 using namespace std::chrono_literals;
 namespace my = lifeguard::mysql;
 using steady = std::chrono::steady_clock;
+using lifeguard::test::run_command;
+using lifeguard::test::shell_quote;
 
 class MysqlTls : public ::testing::Test {
 protected:
-    // private_server runs DIR/<kind>.sh with DIR = LIFEGUARD_DB_SCRIPTS: point that at this
-    // folder while `f` runs (and give the script scripts/db's helpers), then put it back for
-    // the other tests of this process.
-    template <class F>
-    static void with_tls_script(F f) {
-        const std::string saved = lifeguard::test::db_scripts();
-        const bool was_set = std::getenv("LIFEGUARD_DB_SCRIPTS") != nullptr;
-        ::setenv("LIFEGUARD_DB_COMMON", (saved + "/common.sh").c_str(), 1);
-        ::setenv("LIFEGUARD_DB_SCRIPTS", LIFEGUARD_MYSQL_TEST_DIR, 1);
-        f();
-        if (was_set)
-            ::setenv("LIFEGUARD_DB_SCRIPTS", saved.c_str(), 1);
-        else
-            ::unsetenv("LIFEGUARD_DB_SCRIPTS");
-    }
     static void SetUpTestSuite() {
-        with_tls_script([] {
-            server_ = std::make_unique<lifeguard::test::private_server>("tls-mariadb");
-            started_ = server_->start();
-        });
+        char pattern[] = "/tmp/lifeguard-certs.XXXXXX";
+        if (const char* d = ::mkdtemp(pattern)) certs_ = d;
+        const auto made = run_command("bash " + shell_quote(std::string(LIFEGUARD_MYSQL_TEST_DIR) +
+                                                            "/make-test-certificates.sh") +
+                                      " " + shell_quote(certs_));
+        if (certs_.empty() || made.status != 0) {
+            error_ = "make-test-certificates.sh failed: " + made.output;
+            return;
+        }
+        server_ = std::make_unique<lifeguard::test::private_server>(
+            "mariadb", "MARIADB_EXTRA_ARGS=" + shell_quote("--ssl-ca=" + certs_ + "/ca.pem --ssl-cert=" + certs_ +
+                                                           "/server.pem --ssl-key=" + certs_ + "/server.key"));
+        if (!server_->start()) error_ = server_->error();
     }
     static void TearDownTestSuite() {
-        with_tls_script([] { server_.reset(); });  // the destructor stops the server
+        server_.reset();  // stops the server
+        if (!certs_.empty()) run_command("rm -rf " + shell_quote(certs_));
     }
 
     void SetUp() override {
-        if (!started_) LIFEGUARD_DB_UNAVAILABLE(server_->error());
-        base_.url = server_->var("LIFEGUARD_TLS_MYSQL_URL");
-        base_.user = server_->var("LIFEGUARD_TLS_MYSQL_USER");
-        base_.password = server_->var("LIFEGUARD_TLS_MYSQL_PASSWORD");
-        ca_ = server_->var("LIFEGUARD_TLS_MYSQL_CA");
-        other_ca_ = server_->var("LIFEGUARD_TLS_MYSQL_OTHER_CA");
+        if (!error_.empty()) LIFEGUARD_DB_UNAVAILABLE(error_);
+        base_.url = server_->var("LIFEGUARD_MYSQL_URL");
+        base_.user = server_->var("LIFEGUARD_MYSQL_USER");
+        base_.password = server_->var("LIFEGUARD_MYSQL_PASSWORD");
+        ca_ = certs_ + "/ca.pem";
+        other_ca_ = certs_ + "/other-ca.pem";
     }
 
     // The cipher of `o`'s session ("" = not encrypted), or the connect error as "error: ...".
@@ -66,13 +64,15 @@ protected:
     }
 
     static std::unique_ptr<lifeguard::test::private_server> server_;
-    static bool started_;
+    static std::string certs_;
+    static std::string error_;
     my::options base_;
     std::string ca_, other_ca_;
 };
 
 std::unique_ptr<lifeguard::test::private_server> MysqlTls::server_;
-bool MysqlTls::started_ = false;
+std::string MysqlTls::certs_;
+std::string MysqlTls::error_;
 
 TEST_F(MysqlTls, DisabledIsPlainText) {
     EXPECT_EQ(cipher_or_error(base_), "");
@@ -103,7 +103,7 @@ TEST_F(MysqlTls, VerifyIdentityChecksTheHostName) {
     o.ssl_ca = ca_;
     const auto by_address = cipher_or_error(o);  // the certificate names IP 127.0.0.1
     EXPECT_FALSE(by_address.empty() || by_address.rfind("error:", 0) == 0) << by_address;
-    o.url = "tcp://localhost:" + server_->var("LIFEGUARD_TLS_MYSQL_PORT");
+    o.url = "tcp://localhost:" + server_->var("LIFEGUARD_MYSQL_PORT");
     const auto by_name = cipher_or_error(o);
     EXPECT_EQ(by_name.rfind("error:", 0), 0u) << "a certificate for 127.0.0.1 was accepted for localhost";
     o.ssl_mode = my::ssl_mode::verify_ca;  // the chain only: the same name passes

@@ -13,10 +13,10 @@
 // The driver takes its options only (a URL alone has no user): `driver{"tcp://..."}` does not
 // compile and says so.
 //
-// Return. The pool's reset rolls back when autocommit is off (and turns it back on), or when a
-// transaction may be open: exec() tracks BEGIN/START TRANSACTION .. COMMIT/ROLLBACK, and any
-// native_handle() use counts as "may be open" (one ROLLBACK round trip on return). Plain use
-// of exec() costs no round trip on return.
+// Return. The pool's reset rolls back when a transaction may be open: exec() tracks
+// BEGIN/START TRANSACTION .. COMMIT/ROLLBACK, any statement run while autocommit is off counts,
+// and so does any native_handle() use (one ROLLBACK round trip on return); then autocommit is
+// set back to mysql_options::auto_commit. Plain use of exec() costs no round trip on return.
 //
 // Session state. Connector/C++ 1.1 cannot reset a session: its API has no
 // COM_RESET_CONNECTION (mysql_reset_connection), no change-user and no way to reach the MYSQL*
