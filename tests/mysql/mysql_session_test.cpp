@@ -178,6 +178,20 @@ TEST_F(MysqlSession, AFailingInitStatementFailsTheConnectAndClosesTheConnection)
     EXPECT_EQ(holder, "NULL") << "the connection of a failed setup must be closed";
 }
 
+TEST_F(MysqlSession, TheSetupEndsByTheConnectDeadline) {
+    // Without a bound the sleep would end after 30 s and the connect succeed.
+    auto o = base_;
+    o.init_sql = {"SELECT SLEEP(30)"};
+    try {
+        my::driver(o).connect(steady::now() + 1500ms);
+        FAIL() << "a setup outliving the connect deadline let the connect succeed";
+    } catch (const my::error& e) {
+        EXPECT_TRUE(e.broken()) << e.what();
+        EXPECT_NE(std::string(e.what()).find("before the deadline"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).rfind("mysql 127.0.0.1:", 0), 0u) << "names the server: " << e.what();
+    }
+}
+
 TEST_F(MysqlSession, ASetupErrorNeverShowsThePassword) {
     auto o = base_;
     o.init_sql = {"SELECT * FROM `" + base_.password + "`"};

@@ -481,9 +481,11 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
         }
         rs.reset();
         st.reset();
-        apply_session_setup(*state);
-    } catch (const mysql_error&) {
-        throw;
+        // The setup is part of the connect: it ends by the same deadline.
+        mysql_access::bounded(*state, deadline, [&] { apply_session_setup(*state); });
+    } catch (const mysql_error& e) {
+        if (std::string_view(e.what()).substr(0, description_.size()) == description_) throw;
+        throw mysql_error(description_ + ": cannot connect: " + e.what(), e.code(), e.sqlstate(), e.broken());
     } catch (const sql::SQLException& e) {
         throw mysql_access::translate(*state, e, description_ + ": cannot connect: ");
     } catch (const std::exception& e) {
