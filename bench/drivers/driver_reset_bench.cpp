@@ -38,22 +38,26 @@ std::optional<lifeguard::mysql::options> mysql_options() {
     auto password = env("LIFEGUARD_MYSQL_PASSWORD");
     auto schema = env("LIFEGUARD_MYSQL_SCHEMA");
     if (!url || !user || !password || !schema) return std::nullopt;
-    return lifeguard::mysql::options{.url = *url, .user = *user, .password = *password, .schema = *schema,
+    return lifeguard::mysql::options{.url = *url,
+                                     .user = *user,
+                                     .password = *password,
+                                     .schema = *schema,
                                      .init_sql = {"SET SESSION wait_timeout = 1234"}};
 }
 
 std::optional<lifeguard::postgres::options> postgres_options() {
     auto conninfo = env("LIFEGUARD_PG_CONNINFO");
     if (!conninfo) return std::nullopt;
-    return lifeguard::postgres::options{.conninfo = *conninfo, .init_sql = {"SET statement_timeout = '1234ms'"}};
+    return lifeguard::postgres::options{.conninfo = *conninfo,
+                                        .init_sql = {"SET statement_timeout = '1234ms'"}};
 }
 
 enum class return_kind { reset_in_place, reconnect, clean };
 
 // One lease's session change and its return, `kind` deciding how the return undoes it.
 template <class Driver, class Options>
-void lease_and_return(benchmark::State& state, const std::optional<Options>& options, const std::string& change,
-                      return_kind kind) {
+void lease_and_return(benchmark::State& state, const std::optional<Options>& options,
+                      const std::string& change, return_kind kind) {
     if (!options) {
         state.SkipWithError("no server: run under scripts/db/with-servers.sh");
         return;
@@ -74,7 +78,8 @@ void lease_and_return(benchmark::State& state, const std::optional<Options>& opt
 
 void BM_Mysql(benchmark::State& state, return_kind kind) {
     static const auto options = mysql_options();
-    lease_and_return<lifeguard::mysql::driver>(state, options, "SET SESSION wait_timeout = 99, @tenant = 'x'", kind);
+    lease_and_return<lifeguard::mysql::driver>(state, options, "SET SESSION wait_timeout = 99, @tenant = 'x'",
+                                               kind);
 }
 
 void BM_Postgres(benchmark::State& state, return_kind kind) {

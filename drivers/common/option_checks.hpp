@@ -64,7 +64,8 @@ inline std::string invalid_option(std::string_view driver, std::string_view fiel
 inline std::string sql_option_problem(std::string_view text) {
     if (text.size() > max_option_sql) return "must be at most 1 MiB";
     if (text.find('\0') != std::string_view::npos) return "must not contain a NUL byte";
-    if (std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
+    if (std::all_of(text.begin(), text.end(),
+                    [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
         return "must not be empty or blank";
     return {};
 }

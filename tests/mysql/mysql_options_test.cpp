@@ -63,10 +63,12 @@ TEST(MysqlOptions, RejectsBadTimeouts) {
     for (auto t : {-1s, 86401s, std::chrono::seconds::max(), std::chrono::seconds::min()}) {
         auto o = base();
         o.read_timeout = t;
-        expect_rejected(o, "read_timeout", std::to_string(t.count()) + " s", "must be 0 (no limit) to 86400 s");
+        expect_rejected(o, "read_timeout", std::to_string(t.count()) + " s",
+                        "must be 0 (no limit) to 86400 s");
         o = base();
         o.write_timeout = t;
-        expect_rejected(o, "write_timeout", std::to_string(t.count()) + " s", "must be 0 (no limit) to 86400 s");
+        expect_rejected(o, "write_timeout", std::to_string(t.count()) + " s",
+                        "must be 0 (no limit) to 86400 s");
     }
     for (auto t : {-1s, 3601s, std::chrono::seconds::max()}) {
         auto o = base();
@@ -91,7 +93,8 @@ TEST(MysqlOptions, RejectsBadTlsSettings) {
     for (auto mode : {my::ssl_mode::verify_ca, my::ssl_mode::verify_identity}) {
         o = base();
         o.ssl_mode = mode;
-        expect_rejected(o, "ssl_ca", "\"\"", "must name the CA file when ssl_mode is verify_ca or verify_identity");
+        expect_rejected(o, "ssl_ca", "\"\"",
+                        "must name the CA file when ssl_mode is verify_ca or verify_identity");
     }
     o = base();
     o.ssl_ca = pem.path;
@@ -103,7 +106,8 @@ TEST(MysqlOptions, RejectsBadTlsSettings) {
         o = base();
         o.ssl_mode = my::ssl_mode::verify_ca;
         o.ssl_ca = bad;
-        expect_rejected(o, "ssl_ca", "\"" + bad + "\"", "must name a readable regular file, not empty, at most 16 MiB");
+        expect_rejected(o, "ssl_ca", "\"" + bad + "\"",
+                        "must name a readable regular file, not empty, at most 16 MiB");
     }
     o = base();
     o.ssl_mode = my::ssl_mode::required;
@@ -117,7 +121,8 @@ TEST(MysqlOptions, RejectsBadTlsSettings) {
         o = base();
         o.ssl_mode = my::ssl_mode::required;
         o.tls_version = bad;
-        expect_rejected(o, "tls_version", "\"" + bad + "\"", "must be a comma-separated list of TLSv1.2 and TLSv1.3");
+        expect_rejected(o, "tls_version", "\"" + bad + "\"",
+                        "must be a comma-separated list of TLSv1.2 and TLSv1.3");
     }
     o = base();
     o.tls_version = "TLSv1.3";
@@ -125,7 +130,8 @@ TEST(MysqlOptions, RejectsBadTlsSettings) {
 }
 
 TEST(MysqlOptions, RejectsBadConnectionProperties) {
-    for (const std::string& bad : {std::string("utf8 mb4"), std::string("utf8mb4;DROP"), std::string(33, 'a'), std::string("utf-8")}) {
+    for (const std::string& bad :
+         {std::string("utf8 mb4"), std::string("utf8mb4;DROP"), std::string(33, 'a'), std::string("utf-8")}) {
         auto o = base();
         o.charset = bad;
         expect_rejected(o, "charset", "\"" + bad + "\"", "must be a character set name");
@@ -133,7 +139,8 @@ TEST(MysqlOptions, RejectsBadConnectionProperties) {
     for (std::uint32_t bad : {1u, 1023u, (1u << 30) + 1, std::numeric_limits<std::uint32_t>::max()}) {
         auto o = base();
         o.max_allowed_packet = bad;
-        expect_rejected(o, "max_allowed_packet", std::to_string(bad), "must be 0 (the library's default) or 1024");
+        expect_rejected(o, "max_allowed_packet", std::to_string(bad),
+                        "must be 0 (the library's default) or 1024");
     }
     auto o = base();
     o.transaction_isolation = static_cast<my::isolation>(-1);

@@ -93,7 +93,8 @@ TEST_F(MysqlPool, SessionStateDoesNotLeakToTheNextBorrower) {
         exec(lease, "CREATE TEMPORARY TABLE leaked_temp (i INT)");
     }
     auto lease = pool.acquire();
-    EXPECT_THROW(exec(lease, "SELECT * FROM leaked_temp"), lifeguard::mysql_error) << "the temporary table leaked";
+    EXPECT_THROW(exec(lease, "SELECT * FROM leaked_temp"), lifeguard::mysql_error)
+        << "the temporary table leaked";
     EXPECT_NE(lease->connection_id(), id);
     EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 1u)
         << "a session SQL cannot undo (a temporary table) is closed, not reused";

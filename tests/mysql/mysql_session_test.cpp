@@ -46,7 +46,8 @@ protected:
 TEST_F(MysqlSession, InitSqlHoldsOnEveryLeaseOfTheSameConnection) {
     auto o = base_;
     o.init_sql = {"SET SESSION wait_timeout = 1234", "SET @tenant = 'acme'"};
-    lifeguard::pool<my::driver> pool(my::driver(o), {.name = "my-init-sql", .max_size = 1, .acquire_timeout = 10s});
+    lifeguard::pool<my::driver> pool(my::driver(o),
+                                     {.name = "my-init-sql", .max_size = 1, .acquire_timeout = 10s});
     std::uint64_t id = 0;
     for (int lease_number = 1; lease_number <= 100; ++lease_number) {
         auto lease = pool.acquire();
@@ -54,7 +55,8 @@ TEST_F(MysqlSession, InitSqlHoldsOnEveryLeaseOfTheSameConnection) {
         ASSERT_EQ(lease->connection_id(), id) << "lease " << lease_number << ": reset in SQL, no reconnect";
         ASSERT_EQ(answer(lease, "SELECT @@session.wait_timeout"), "1234") << "lease " << lease_number;
         ASSERT_EQ(answer(lease, "SELECT @tenant"), "acme") << "lease " << lease_number;
-        ASSERT_EQ(answer(lease, "SELECT @scratch"), "NULL") << "lease " << lease_number << ": a user variable leaked";
+        ASSERT_EQ(answer(lease, "SELECT @scratch"), "NULL")
+            << "lease " << lease_number << ": a user variable leaked";
         // Dirty state on some leases (2, 9, 16, ...): a user SET of the same variables, and more.
         if (lease_number % 7 == 2) {
             my::exec(lease, "SET SESSION wait_timeout = 99, @tenant = 'other'");
@@ -106,7 +108,8 @@ TEST_F(MysqlSession, AutoCommitOffKeepsOnlyCommittedWork) {
     my::exec(c, "INSERT INTO session_rows VALUES (8003, 'autocommitted')");
     ASSERT_TRUE(d.reset(c));
     EXPECT_EQ(answer(c, "SELECT @@session.autocommit"), "0");
-    EXPECT_EQ(answer(*admin_, "SELECT GROUP_CONCAT(id ORDER BY id) FROM session_rows WHERE id BETWEEN 8001 AND 8003"),
+    EXPECT_EQ(answer(*admin_,
+                     "SELECT GROUP_CONCAT(id ORDER BY id) FROM session_rows WHERE id BETWEEN 8001 AND 8003"),
               "8002,8003");
     my::exec(*admin_, "DELETE FROM session_rows WHERE id BETWEEN 8001 AND 8003");
 }
@@ -131,8 +134,9 @@ TEST_F(MysqlSession, SessionAndUserVariablesAndUseAreUndoneOnTheSameConnection) 
     auto c = d.connect(steady::now() + 10s);
     const auto id = c.connection_id();
     const std::string global_mode = answer(c, "SELECT @@global.sql_mode");
-    for (const char* sql : {"SET @@session.sql_mode = 'ANSI'", "SET @x = 1", "SELECT @y := 2",
-                            "SELECT 3 INTO @w", "SET SESSION wait_timeout = 5, @z = 'a,b'", "USE information_schema"}) {
+    for (const char* sql :
+         {"SET @@session.sql_mode = 'ANSI'", "SET @x = 1", "SELECT @y := 2", "SELECT 3 INTO @w",
+          "SET SESSION wait_timeout = 5, @z = 'a,b'", "USE information_schema"}) {
         my::exec(c, sql);
         EXPECT_TRUE(c.session_dirty()) << sql;
         EXPECT_FALSE(c.session_needs_reconnect()) << sql;
@@ -172,7 +176,8 @@ TEST_F(MysqlSession, AFailingInitStatementFailsTheConnectAndClosesTheConnection)
     // The named lock goes with its session: once it is free, the connection is closed (the
     // server needs a moment to end a session; ask until then, bounded by the test's timeout).
     std::string holder;
-    for (int attempt = 0; attempt < 1000 && (holder = answer(*admin_, "SELECT IS_USED_LOCK('" + lock + "')")) != "NULL";
+    for (int attempt = 0;
+         attempt < 1000 && (holder = answer(*admin_, "SELECT IS_USED_LOCK('" + lock + "')")) != "NULL";
          ++attempt) {
     }
     EXPECT_EQ(holder, "NULL") << "the connection of a failed setup must be closed";
@@ -240,7 +245,8 @@ TEST_F(MysqlSession, PoolReplacesAConnectionWhoseValidationQueryFails) {
         auto lease = pool.acquire();
         first = lease->connection_id();
     }
-    my::exec(*admin_, "INSERT INTO validation_gate VALUES (?), (?)", {std::to_string(first), std::to_string(first)});
+    my::exec(*admin_, "INSERT INTO validation_gate VALUES (?), (?)",
+             {std::to_string(first), std::to_string(first)});
     auto lease = pool.acquire();
     EXPECT_NE(lease->connection_id(), first);
     EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 1u);
@@ -254,7 +260,8 @@ TEST_F(MysqlSession, RequiredTlsRefusesAServerWithoutIt) {
         my::driver(o).connect(steady::now() + 10s);
         FAIL() << "ssl_mode = required connected without TLS";
     } catch (const my::error& e) {
-        EXPECT_NE(std::string(e.what()).find("did not encrypt the connection"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("did not encrypt the connection"), std::string::npos)
+            << e.what();
         EXPECT_TRUE(e.broken());
     }
 }
@@ -281,8 +288,9 @@ TEST_F(MysqlSession, CompressionAndPacketSizeReachTheSession) {
     o.max_allowed_packet = 4096;
     my::driver d(o);
     auto c = d.connect(steady::now() + 10s);
-    EXPECT_EQ(answer(c, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = "
-                        "'Compression'"),
+    EXPECT_EQ(answer(c,
+                     "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = "
+                     "'Compression'"),
               "ON");
     // A result row past the client's 4 KiB limit fails on the client (2020: packet too large).
     try {

@@ -25,16 +25,17 @@ protected:
     static void SetUpTestSuite() {
         char pattern[] = "/tmp/lifeguard-certs.XXXXXX";
         if (const char* d = ::mkdtemp(pattern)) certs_ = d;
-        const auto made = run_command("bash " + shell_quote(std::string(LIFEGUARD_MYSQL_TEST_DIR) +
-                                                            "/make-test-certificates.sh") +
-                                      " " + shell_quote(certs_));
+        const auto made = run_command(
+            "bash " + shell_quote(std::string(LIFEGUARD_MYSQL_TEST_DIR) + "/make-test-certificates.sh") +
+            " " + shell_quote(certs_));
         if (certs_.empty() || made.status != 0) {
             error_ = "make-test-certificates.sh failed: " + made.output;
             return;
         }
         server_ = std::make_unique<lifeguard::test::private_server>(
-            "mariadb", "MARIADB_EXTRA_ARGS=" + shell_quote("--ssl-ca=" + certs_ + "/ca.pem --ssl-cert=" + certs_ +
-                                                           "/server.pem --ssl-key=" + certs_ + "/server.key"));
+            "mariadb",
+            "MARIADB_EXTRA_ARGS=" + shell_quote("--ssl-ca=" + certs_ + "/ca.pem --ssl-cert=" + certs_ +
+                                                "/server.pem --ssl-key=" + certs_ + "/server.key"));
         if (!server_->start()) error_ = server_->error();
     }
     static void TearDownTestSuite() {
@@ -55,8 +56,10 @@ protected:
     static std::string cipher_or_error(const my::options& o, const char* status = "Ssl_cipher") {
         try {
             auto c = my::driver(o).connect(steady::now() + 10s);
-            return my::exec(c, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?",
-                            {std::string(status)})
+            return my::exec(
+                       c,
+                       "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = ?",
+                       {std::string(status)})
                 .value();
         } catch (const my::error& e) {
             return std::string("error: ") + e.what();

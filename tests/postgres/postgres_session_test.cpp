@@ -58,7 +58,8 @@ TEST_F(PostgresSession, InitSqlHoldsOnEveryLeaseOfTheSameConnection) {
     for (int lease_number = 1; lease_number <= 100; ++lease_number) {
         auto lease = pool.acquire();
         if (lease_number == 1) pid = lease->backend_pid();
-        ASSERT_EQ(lease->backend_pid(), pid) << "max_size 1: lease " << lease_number << " is the same connection";
+        ASSERT_EQ(lease->backend_pid(), pid)
+            << "max_size 1: lease " << lease_number << " is the same connection";
         ASSERT_EQ(answer(lease, "SHOW statement_timeout"), "1234ms") << "lease " << lease_number;
         // Leave dirty state behind on some leases (2, 9, 16, ...): a user SET of the same
         // variable and more session state.
@@ -116,8 +117,9 @@ TEST_F(PostgresSession, AutoCommitOffKeepsOnlyCommittedWork) {
     pg::exec(c, "INSERT INTO session_rows VALUES (8003, 'autocommitted')");
     ASSERT_TRUE(d.reset(c));
     EXPECT_FALSE(c.auto_commit());
-    EXPECT_EQ(answer(admin, "SELECT string_agg(id::text, ',' ORDER BY id) FROM session_rows WHERE id >= 8001 "
-                            "AND id <= 8003"),
+    EXPECT_EQ(answer(admin,
+                     "SELECT string_agg(id::text, ',' ORDER BY id) FROM session_rows WHERE id >= 8001 "
+                     "AND id <= 8003"),
               "8002,8003");
     pg::exec(admin, "DELETE FROM session_rows WHERE id IN (8001, 8002, 8003)");
 }
@@ -222,9 +224,10 @@ TEST(PostgresOptions, RejectsBadSqlTextNamingFieldValueAndRule) {
         return o;
     };
     expect_rejected(with_init({""}), "init_sql[0]", "\"\"", "must not be empty or blank");
-    expect_rejected(with_init({"SELECT 1", " \t\n"}), "init_sql[1]", "\" \\x09\\x0a\"", "must not be empty or blank");
-    expect_rejected(with_init({std::string("SELECT 1\0; DROP", 15)}), "init_sql[0]", "\"SELECT 1\\x00; DROP\"",
-                    "must not contain a NUL byte");
+    expect_rejected(with_init({"SELECT 1", " \t\n"}), "init_sql[1]", "\" \\x09\\x0a\"",
+                    "must not be empty or blank");
+    expect_rejected(with_init({std::string("SELECT 1\0; DROP", 15)}), "init_sql[0]",
+                    "\"SELECT 1\\x00; DROP\"", "must not contain a NUL byte");
     expect_rejected(with_init({"SELECT '" + std::string(1 << 20, 'x') + "'"}), "init_sql[0]",
                     "\"SELECT '" + std::string(52, 'x') + "\"... (1048585 bytes)", "must be at most 1 MiB");
     auto o = base;
@@ -257,7 +260,7 @@ TEST(PostgresOptions, RejectsBadDurationsAndLevels) {
 TEST(PostgresOptions, AcceptsTheEdgesOfEachRule) {
     pg::options o{.conninfo = "dbname=x"};
     o.reset_timeout = 1h;
-    o.query_timeout = std::chrono::milliseconds::max();  // = none: must not overflow the clock
+    o.query_timeout = std::chrono::milliseconds::max();                 // = none: must not overflow the clock
     o.init_sql = {"SELECT '" + std::string((1 << 20) - 9, 'x') + "'"};  // exactly 1 MiB
     o.validation_query = "SELECT 1";
     o.transaction_isolation = pg::isolation::read_uncommitted;

@@ -467,8 +467,9 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
                  : "")));
         if (rs->next()) {
             if (tls && std::string(rs->getString(3)).empty())
-                throw mysql_error(description_ + ": cannot connect: ssl_mode requires TLS, but the server did "
-                                                 "not encrypt the connection (does it support TLS?)",
+                throw mysql_error(description_ +
+                                      ": cannot connect: ssl_mode requires TLS, but the server did "
+                                      "not encrypt the connection (does it support TLS?)",
                                   0, {}, true);
             state->id = rs->getUInt64(1);
             const std::string host = rs->getString(2);
@@ -502,14 +503,16 @@ void mysql_driver::apply_session_setup(mysql_connection_state& s) const {
         try {
             run();
         } catch (const sql::SQLException& e) {
-            throw mysql_access::translate(
-                s, e, description_ + ": session setup failed at " + field + " (" + drivers_detail::shown(sql) + "): ");
+            throw mysql_access::translate(s, e,
+                                          description_ + ": session setup failed at " + field + " (" +
+                                              drivers_detail::shown(sql) + "): ");
         }
     };
     if (const std::string sql = session_characteristics_sql(o); !sql.empty())
         step("transaction_isolation / read_only", sql, [&] { execute_all(*s.conn, sql); });
     for (std::size_t i = 0; i < o.init_sql.size(); ++i)
-        step("init_sql[" + std::to_string(i) + "]", o.init_sql[i], [&] { execute_all(*s.conn, o.init_sql[i]); });
+        step("init_sql[" + std::to_string(i) + "]", o.init_sql[i],
+             [&] { execute_all(*s.conn, o.init_sql[i]); });
     // Last, so that init_sql runs in autocommit mode and leaves no transaction open.
     if (!o.auto_commit) step("auto_commit", "autocommit = 0", [&] { s.conn->setAutoCommit(false); });
     s.changes = {};

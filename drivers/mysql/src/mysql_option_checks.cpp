@@ -3,11 +3,12 @@
 // instead of at the first connect (or never: Connector/C++ ignores what it does not know).
 #include "mysql_option_checks.hpp"
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
-#include <sys/stat.h>
 #include <string>
 #include <string_view>
 
@@ -60,8 +61,10 @@ void check_mysql_options(const mysql_options& o) {
         if (auto problem = sql_option_problem(text); !problem.empty()) reject(field, shown(text), problem);
     };
 
-    for (auto [field, value] : {std::pair{"read_timeout", o.read_timeout}, {"write_timeout", o.write_timeout}})
-        if (value < 0s || value > 24h) reject(field, seconds_text(value), "must be 0 (no limit) to 86400 s (24 h)");
+    for (auto [field, value] :
+         {std::pair{"read_timeout", o.read_timeout}, {"write_timeout", o.write_timeout}})
+        if (value < 0s || value > 24h)
+            reject(field, seconds_text(value), "must be 0 (no limit) to 86400 s (24 h)");
     if (o.connect_timeout < 0s || o.connect_timeout > 1h)
         reject("connect_timeout", seconds_text(o.connect_timeout),
                "must be 0 (only the acquire deadline) to 3600 s (1 h)");
@@ -72,38 +75,46 @@ void check_mysql_options(const mysql_options& o) {
 
     const auto mode = static_cast<int>(o.ssl_mode);
     if (mode < 0 || mode > static_cast<int>(mysql_ssl_mode::verify_identity))
-        reject("ssl_mode", std::to_string(mode), "must be one of disabled, required, verify_ca, verify_identity");
+        reject("ssl_mode", std::to_string(mode),
+               "must be one of disabled, required, verify_ca, verify_identity");
     const bool tls = o.ssl_mode != mysql_ssl_mode::disabled;
-    const bool verifies = o.ssl_mode == mysql_ssl_mode::verify_ca || o.ssl_mode == mysql_ssl_mode::verify_identity;
+    const bool verifies =
+        o.ssl_mode == mysql_ssl_mode::verify_ca || o.ssl_mode == mysql_ssl_mode::verify_identity;
     if (verifies && o.ssl_ca.empty())
         reject("ssl_ca", "\"\"", "must name the CA file when ssl_mode is verify_ca or verify_identity");
     if (o.ssl_mode == mysql_ssl_mode::required && !o.ssl_ca.empty())
         reject("ssl_ca", shown(o.ssl_ca),
                "must be empty when ssl_mode = required (a CA is checked: use verify_ca)");
-    for (auto [field, value] : {std::pair{"ssl_ca", &o.ssl_ca}, {"ssl_cert", &o.ssl_cert}, {"ssl_key", &o.ssl_key}}) {
+    for (auto [field, value] :
+         {std::pair{"ssl_ca", &o.ssl_ca}, {"ssl_cert", &o.ssl_cert}, {"ssl_key", &o.ssl_key}}) {
         if (value->empty()) continue;
         if (!tls) reject(field, shown(*value), "needs ssl_mode other than disabled");
         if (!readable_pem_file(*value))
             reject(field, shown(*value), "must name a readable regular file, not empty, at most 16 MiB");
     }
     if (o.ssl_cert.empty() != o.ssl_key.empty())
-        reject(o.ssl_cert.empty() ? "ssl_cert" : "ssl_key", "\"\"", "ssl_cert and ssl_key go together: set both or neither");
+        reject(o.ssl_cert.empty() ? "ssl_cert" : "ssl_key", "\"\"",
+               "ssl_cert and ssl_key go together: set both or neither");
     if (!o.tls_version.empty()) {
         if (!tls) reject("tls_version", shown(o.tls_version), "needs ssl_mode other than disabled");
         if (!is_tls_version_list(o.tls_version))
-            reject("tls_version", shown(o.tls_version), "must be a comma-separated list of TLSv1.2 and TLSv1.3");
+            reject("tls_version", shown(o.tls_version),
+                   "must be a comma-separated list of TLSv1.2 and TLSv1.3");
     }
     if (!o.charset.empty() && !is_charset_name(o.charset))
-        reject("charset", shown(o.charset), "must be a character set name: letters, digits and '_', at most 32");
+        reject("charset", shown(o.charset),
+               "must be a character set name: letters, digits and '_', at most 32");
     if (o.max_allowed_packet != 0 && (o.max_allowed_packet < 1024 || o.max_allowed_packet > (1u << 30)))
         reject("max_allowed_packet", std::to_string(o.max_allowed_packet),
                "must be 0 (the library's default) or 1024 to 1073741824 (1 GiB)");
 
     const auto level = static_cast<int>(o.transaction_isolation);
     if (level < 0 || level > static_cast<int>(mysql_isolation::serializable))
-        reject("transaction_isolation", std::to_string(level),
-               "must be one of server_default, read_uncommitted, read_committed, repeatable_read, serializable");
-    for (std::size_t i = 0; i < o.init_sql.size(); ++i) check_sql("init_sql[" + std::to_string(i) + "]", o.init_sql[i]);
+        reject(
+            "transaction_isolation", std::to_string(level),
+            "must be one of server_default, read_uncommitted, read_committed, repeatable_read, serializable");
+    for (std::size_t i = 0; i < o.init_sql.size(); ++i)
+        check_sql("init_sql[" + std::to_string(i) + "]", o.init_sql[i]);
     if (!o.validation_query.empty()) check_sql("validation_query", o.validation_query);
 }
 

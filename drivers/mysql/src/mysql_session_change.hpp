@@ -12,12 +12,14 @@
 namespace lifeguard::drivers_detail {
 
 struct mysql_session_change {
-    bool needs_reconnect = false;        ///< something SQL cannot undo exactly
-    bool schema = false;                 ///< USE: the default database changed
-    std::set<std::string> variables;     ///< session system variables set, lower case
+    bool needs_reconnect = false;          ///< something SQL cannot undo exactly
+    bool schema = false;                   ///< USE: the default database changed
+    std::set<std::string> variables;       ///< session system variables set, lower case
     std::set<std::string> user_variables;  ///< user variables assigned, lower case
 
-    bool any() const noexcept { return needs_reconnect || schema || !variables.empty() || !user_variables.empty(); }
+    bool any() const noexcept {
+        return needs_reconnect || schema || !variables.empty() || !user_variables.empty();
+    }
     /// Adds what `other` changed.
     void merge(const mysql_session_change& other);
 };

@@ -138,7 +138,7 @@ bool changes_session(std::string_view sql) {
 bool controls_transactions(std::string_view sql) {
     std::size_t pos = 0;
     const std::string word = first_word_lower(sql, pos);
-    static constexpr std::string_view control[] = {"begin", "start",     "commit", "end",
+    static constexpr std::string_view control[] = {"begin",    "start", "commit",    "end",
                                                    "rollback", "abort", "savepoint", "release"};
     if (word == "prepare") return first_word_lower(sql, pos) == "transaction";
     return std::find(std::begin(control), std::end(control), word) != std::end(control);
@@ -146,11 +146,16 @@ bool controls_transactions(std::string_view sql) {
 
 std::string_view isolation_text(postgres_isolation level) {
     switch (level) {
-        case postgres_isolation::read_uncommitted: return "read uncommitted";
-        case postgres_isolation::read_committed: return "read committed";
-        case postgres_isolation::repeatable_read: return "repeatable read";
-        case postgres_isolation::serializable: return "serializable";
-        case postgres_isolation::server_default: break;
+        case postgres_isolation::read_uncommitted:
+            return "read uncommitted";
+        case postgres_isolation::read_committed:
+            return "read committed";
+        case postgres_isolation::repeatable_read:
+            return "repeatable read";
+        case postgres_isolation::serializable:
+            return "serializable";
+        case postgres_isolation::server_default:
+            break;
     }
     return {};
 }
@@ -167,7 +172,8 @@ void check_options(const postgres_options& o, const std::string& secret) {
         if (auto problem = sql_option_problem(text); !problem.empty()) reject(field, shown(text), problem);
     };
     if (o.reset_timeout <= std::chrono::milliseconds::zero() || o.reset_timeout > std::chrono::hours(1))
-        reject("reset_timeout", std::to_string(o.reset_timeout.count()) + " ms", "must be > 0 and at most 1 h");
+        reject("reset_timeout", std::to_string(o.reset_timeout.count()) + " ms",
+               "must be > 0 and at most 1 h");
     if (o.query_timeout < std::chrono::milliseconds::zero())
         reject("query_timeout", std::to_string(o.query_timeout.count()) + " ms",
                "must be >= 0 (0 or milliseconds::max() = none)");
@@ -427,7 +433,8 @@ void postgres_driver::apply_session_setup(postgres_connection& c, clock_type::ti
         step("init_sql[" + std::to_string(i) + "]", options_.init_sql[i], {});
     // A setup that left a transaction open (an init_sql BEGIN) would swallow the first lease's work.
     if (PQtransactionStatus(c.conn_) != PQTRANS_IDLE)
-        throw postgres_error(description_ + ": session setup failed: init_sql left a transaction open", {}, true);
+        throw postgres_error(description_ + ": session setup failed: init_sql left a transaction open", {},
+                             true);
 }
 
 bool postgres_driver::is_valid(postgres_connection& c, std::chrono::milliseconds timeout) const noexcept {

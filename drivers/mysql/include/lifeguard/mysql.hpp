@@ -65,7 +65,13 @@ class Connection;  // Connector/C++'s connection, forward-declared to keep cppco
 namespace lifeguard {
 
 /// The isolation level of the session's transactions (SET SESSION TRANSACTION ISOLATION LEVEL).
-enum class mysql_isolation { server_default, read_uncommitted, read_committed, repeatable_read, serializable };
+enum class mysql_isolation {
+    server_default,
+    read_uncommitted,
+    read_committed,
+    repeatable_read,
+    serializable
+};
 
 /// Whether the connection is encrypted, and what of the server's certificate is checked.
 ///   disabled         plain connection (the default);

@@ -66,7 +66,13 @@ typedef struct pg_conn PGconn;  // NOLINT(modernize-use-using): must match libpq
 namespace lifeguard {
 
 /// The isolation level new transactions get (default_transaction_isolation).
-enum class postgres_isolation { server_default, read_uncommitted, read_committed, repeatable_read, serializable };
+enum class postgres_isolation {
+    server_default,
+    read_uncommitted,
+    read_committed,
+    repeatable_read,
+    serializable
+};
 
 struct postgres_options {
     /// libpq connection string or URI ("host=... dbname=..." or "postgresql://...").
