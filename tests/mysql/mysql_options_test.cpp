@@ -45,6 +45,15 @@ void expect_rejected(const my::options& o, const std::string& field, const std::
     EXPECT_NE(text.find(rule), std::string::npos) << field << ": " << text;
 }
 
+// base() with `mode` and what `set` changes.
+template <class Set>
+my::options with_tls(my::ssl_mode mode, Set set) {
+    auto o = base();
+    o.ssl_mode = mode;
+    set(o);
+    return o;
+}
+
 // A PEM-looking file that exists for the test's lifetime.
 struct temp_pem {
     std::string path;
@@ -101,29 +110,16 @@ TEST(MysqlOptions, RejectsBadTlsSettings) {
     expect_rejected(o, "ssl_ca", "\"" + pem.path + "\"", "needs ssl_mode other than disabled");
     o.ssl_mode = my::ssl_mode::required;
     expect_rejected(o, "ssl_ca", "\"" + pem.path + "\"", "must be empty when ssl_mode = required");
-    for (const std::string bad : {"/nonexistent/ca.pem", "/dev/null", "/dev/zero", "/tmp", ""}) {
-        if (bad.empty()) continue;
-        o = base();
-        o.ssl_mode = my::ssl_mode::verify_ca;
-        o.ssl_ca = bad;
-        expect_rejected(o, "ssl_ca", "\"" + bad + "\"",
-                        "must name a readable regular file, not empty, at most 16 MiB");
-    }
-    o = base();
-    o.ssl_mode = my::ssl_mode::required;
-    o.ssl_cert = pem.path;
-    expect_rejected(o, "ssl_key", "\"\"", "ssl_cert and ssl_key go together");
-    o = base();
-    o.ssl_mode = my::ssl_mode::required;
-    o.ssl_key = pem.path;
-    expect_rejected(o, "ssl_cert", "\"\"", "ssl_cert and ssl_key go together");
-    for (const std::string bad : {"TLSv1.1", "TLSv1.2,", ",TLSv1.3", "tlsv1.2", "TLSv1.2 ,TLSv1.3"}) {
-        o = base();
-        o.ssl_mode = my::ssl_mode::required;
-        o.tls_version = bad;
-        expect_rejected(o, "tls_version", "\"" + bad + "\"",
-                        "must be a comma-separated list of TLSv1.2 and TLSv1.3");
-    }
+    for (const std::string bad : {"/nonexistent/ca.pem", "/dev/null", "/dev/zero", "/tmp"})
+        expect_rejected(with_tls(my::ssl_mode::verify_ca, [&](my::options& t) { t.ssl_ca = bad; }), "ssl_ca",
+                        "\"" + bad + "\"", "must name a readable regular file, not empty, at most 16 MiB");
+    expect_rejected(with_tls(my::ssl_mode::required, [&](my::options& t) { t.ssl_cert = pem.path; }), "ssl_key",
+                    "\"\"", "ssl_cert and ssl_key go together");
+    expect_rejected(with_tls(my::ssl_mode::required, [&](my::options& t) { t.ssl_key = pem.path; }), "ssl_cert",
+                    "\"\"", "ssl_cert and ssl_key go together");
+    for (const std::string bad : {"TLSv1.1", "TLSv1.2,", ",TLSv1.3", "tlsv1.2", "TLSv1.2 ,TLSv1.3"})
+        expect_rejected(with_tls(my::ssl_mode::required, [&](my::options& t) { t.tls_version = bad; }),
+                        "tls_version", "\"" + bad + "\"", "must be a comma-separated list of TLSv1.2 and TLSv1.3");
     o = base();
     o.tls_version = "TLSv1.3";
     expect_rejected(o, "tls_version", "\"TLSv1.3\"", "needs ssl_mode other than disabled");
