@@ -9,7 +9,7 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libcli11-dev nlohmann-json3-dev
   libpq-dev libmysqlcppconn-dev libsoci-dev
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client pgbouncer prometheus
-  iproute2 iptables socat procps curl
+  iproute2 iptables socat procps curl openssl
 )
 
 missing=()

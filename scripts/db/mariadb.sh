@@ -10,7 +10,8 @@
 #   mariadb.sh env DIR       prints `export NAME='value'` lines for the tests (see below)
 #   mariadb.sh status DIR    exit 0 when running
 #
-# Knobs for start: MARIADB_MAX_CONNECTIONS (default 151), LIFEGUARD_TEST_PASSWORD (first start).
+# Knobs for start: MARIADB_MAX_CONNECTIONS (default 151), LIFEGUARD_TEST_PASSWORD (first start),
+# MARIADB_EXTRA_ARGS (more mariadbd options, split on blanks, e.g. --ssl-ca=... for TLS).
 # Variables printed by env: LIFEGUARD_MYSQL_URL (tcp://127.0.0.1:PORT), LIFEGUARD_MYSQL_SOCKET_URL
 # (unix://...), LIFEGUARD_MYSQL_USER, LIFEGUARD_MYSQL_PASSWORD, LIFEGUARD_MYSQL_SCHEMA,
 # LIFEGUARD_MYSQL_ROOT_SOCKET (root logs in over it without a password), LIFEGUARD_MYSQL_PORT.
@@ -54,7 +55,7 @@ try_start() {
     setsid "$mariadbd" --no-defaults --user=root --datadir="$data" --socket="$sockfile" \
         --port="$port" --bind-address=127.0.0.1 --pid-file="$pidfile" --log-error="$log" \
         --skip-log-bin --skip-name-resolve --tmpdir="$dir/tmp" --max-connections="${MARIADB_MAX_CONNECTIONS:-151}" \
-        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=32M \
+        --innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=32M ${MARIADB_EXTRA_ARGS:-} \
         </dev/null >/dev/null 2>&1 &
     pid=$!
     echo "$pid" >"$dir/launcher.pid"

@@ -101,15 +101,19 @@ TEST_F(MysqlDriver, PlainStatementsKeepTheSessionClean) {
     EXPECT_TRUE(driver_->reset(c));
 }
 
-TEST_F(MysqlDriver, SessionChangesAreNotLentAgain) {
+TEST_F(MysqlDriver, SessionChangesSqlCannotUndoAreNotLentAgain) {
     for (const char* sql :
-         {"SET @@session.sql_mode = 'ANSI'", "SET @x = 1", "SELECT @y := 2",
-          "CREATE TEMPORARY TABLE t_tmp (i INT)", "SELECT GET_LOCK('lifeguard', 0)", "USE lifeguard"}) {
+         {"CREATE TEMPORARY TABLE t_tmp (i INT)", "SELECT GET_LOCK('lifeguard', 0)", "SET NAMES latin1",
+          "SET character_set_results = latin1", "PREPARE s1 FROM 'SELECT 1'",
+          "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", "LOCK TABLES driver_rows READ"}) {
         auto c = connect();
         exec(c, sql);
-        EXPECT_TRUE(c.session_dirty()) << sql;
+        EXPECT_TRUE(c.session_needs_reconnect()) << sql;
         EXPECT_FALSE(driver_->reset(c)) << sql << ": a changed session must be closed, not reused";
     }
+    auto c = connect();
+    c.mark_dirty();
+    EXPECT_FALSE(driver_->reset(c)) << "mark_dirty(): the caller says only a reconnect undoes it";
 }
 
 TEST_F(MysqlDriver, ResetRollsBackAnOpenTransaction) {

@@ -77,17 +77,27 @@ TEST_F(MysqlPool, RowWrittenInAnAbandonedTransactionIsInvisible) {
 TEST_F(MysqlPool, SessionStateDoesNotLeakToTheNextBorrower) {
     my_pool pool(mysql_driver(options_), {.name = "my-session", .max_size = 1, .acquire_timeout = 10s});
     std::string default_mode;
+    std::uint64_t id = 0;
     {
         auto lease = pool.acquire();
+        id = lease->connection_id();
         default_mode = exec(lease, "SELECT @@session.sql_mode").value();
         exec(lease, "SET SESSION sql_mode = 'ANSI_QUOTES'");
         exec(lease, "SET @leak = 'yes'");
     }
+    {
+        auto lease = pool.acquire();
+        EXPECT_EQ(exec(lease, "SELECT @@session.sql_mode").value(), default_mode);
+        EXPECT_EQ(exec(lease, "SELECT @leak").rows.at(0).at(0), std::nullopt);
+        EXPECT_EQ(lease->connection_id(), id) << "session and user variables are undone in SQL, no reconnect";
+        exec(lease, "CREATE TEMPORARY TABLE leaked_temp (i INT)");
+    }
     auto lease = pool.acquire();
-    EXPECT_EQ(exec(lease, "SELECT @@session.sql_mode").value(), default_mode);
-    EXPECT_EQ(exec(lease, "SELECT @leak").rows.at(0).at(0), std::nullopt);
-    EXPECT_GE(pool.stats().closed_for(lifeguard::close_reason::broken), 1u)
-        << "a changed session is closed, not reused";
+    EXPECT_THROW(exec(lease, "SELECT * FROM leaked_temp"), lifeguard::mysql_error)
+        << "the temporary table leaked";
+    EXPECT_NE(lease->connection_id(), id);
+    EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 1u)
+        << "a session SQL cannot undo (a temporary table) is closed, not reused";
 }
 
 TEST_F(MysqlPool, ABrokenLeaseIsNotLentAgain) {

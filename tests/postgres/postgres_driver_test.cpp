@@ -271,6 +271,19 @@ TEST_F(PostgresPassword, InvalidConninfoErrorIsScrubbed) {
     }
 }
 
+TEST_F(PostgresPassword, AFailedSetupStepNeverShowsThePassword) {
+    // The server quotes the bad value back, and the driver quotes the statement: neither may
+    // carry the password out.
+    postgres_driver d({.conninfo = conninfo_, .init_sql = {"SELECT '" + password_ + "'::int"}});
+    try {
+        d.connect(steady::now() + 10s);
+        FAIL() << "a failing init statement let the connect succeed";
+    } catch (const postgres_error& e) {
+        EXPECT_NE(std::string(e.what()).find("init_sql[0]"), std::string::npos) << e.what();
+        lifeguard::test::expect_no_secret(e.what(), password_, "the setup error");
+    }
+}
+
 TEST(PostgresSqlstate, ClassifiesBrokenConnections) {
     using lifeguard::postgres_sqlstate_is_broken;
     for (const char* s : {"08000", "08003", "08006", "08001", "08004", "57P01", "57P02", "57P03", "57P04"})

@@ -17,14 +17,18 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <limits>
 #include <condition_variable>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "mysql_option_checks.hpp"
+#include "mysql_session_change.hpp"
 #include "mysql_url.hpp"
+#include "option_checks.hpp"
+#include "scrub.hpp"
 #include "sql_text.hpp"
 
 namespace lifeguard {
@@ -34,12 +38,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 constexpr auto no_deadline = clock_type::time_point::max();
 
-std::string scrub(std::string text, const std::string& secret) {
-    if (secret.empty()) return text;
-    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
-        text.replace(pos, secret.size(), "***");
-    return text;
-}
+using drivers_detail::scrub;
 
 // The options' url, parsed; its errors without the password.
 drivers_detail::mysql_url checked_url(const mysql_options& o) {
@@ -62,31 +61,9 @@ sql::mysql::MySQL_Driver* driver_instance() {
     return instance;
 }
 
-using drivers_detail::contains_lower;
-
 // MariaDB reads '#' as a line comment too.
 std::string first_word_lower(std::string_view sql, std::size_t& pos) {
     return drivers_detail::first_word_lower(sql, pos, drivers_detail::line_comments::dash_and_hash);
-}
-
-// True when the statement may leave state in the session beyond its transaction.
-bool changes_session(std::string_view sql) {
-    std::size_t pos = 0;
-    const std::string word = first_word_lower(sql, pos);
-    if (word.empty()) return false;
-    static constexpr std::string_view plain[] = {
-        "select",   "insert",   "update", "delete",   "replace",   "with",     "values",  "table",
-        "begin",    "start",    "commit", "rollback", "savepoint", "release",  "explain", "show",
-        "describe", "desc",     "create", "drop",     "alter",     "truncate", "grant",   "revoke",
-        "analyze",  "optimize", "load",   "do",       "kill",      "rename"};
-    if (std::find(std::begin(plain), std::end(plain), word) == std::end(plain)) return true;
-    if (word == "create") {
-        const std::string next = first_word_lower(sql, pos);
-        if (next == "temporary") return true;
-    }
-    // Session side effects hidden in a query: user variables, named locks.
-    if (sql.find(":=") != std::string_view::npos && sql.find('@') != std::string_view::npos) return true;
-    return contains_lower(sql, "get_lock") || contains_lower(sql, "set_config");
 }
 
 enum class tx_effect { none, begins, ends };
@@ -127,6 +104,42 @@ int find_socket(int local_port, int peer_port) {
     }
     ::closedir(d);
     return found;
+}
+
+// Runs `sql` and reads and frees every result (an unread one makes the next call fail with
+// 2014 "Commands out of sync").
+void execute_all(sql::Connection& conn, const std::string& sql) {
+    std::unique_ptr<sql::Statement> st(conn.createStatement());
+    if (st->execute(sql)) std::unique_ptr<sql::ResultSet> rs(st->getResultSet());
+    for (int guard = 0; guard < 1024 && st->getMoreResults(); ++guard)
+        std::unique_ptr<sql::ResultSet> more(st->getResultSet());
+}
+
+// TLS, character set, compression and packet size as Connector/C++ 1.1 spells them. With
+// Debian's build (linked against libmariadb) OPT_SSL_MODE and sslEnforce do not enforce
+// anything: sslEnforce only asks for TLS, the CA file makes libmariadb verify the chain,
+// sslVerify adds the host name, and connect() itself refuses a session left unencrypted.
+void add_connection_properties(const mysql_options& o, sql::ConnectOptionsMap& map) {
+    if (o.ssl_mode != mysql_ssl_mode::disabled) map["sslEnforce"] = true;
+    if (!o.ssl_ca.empty()) map["sslCA"] = sql::SQLString(o.ssl_ca);
+    if (o.ssl_mode == mysql_ssl_mode::verify_identity) map["sslVerify"] = true;
+    if (!o.ssl_cert.empty()) map["sslCert"] = sql::SQLString(o.ssl_cert);
+    if (!o.ssl_key.empty()) map["sslKey"] = sql::SQLString(o.ssl_key);
+    if (!o.tls_version.empty()) map["OPT_TLS_VERSION"] = sql::SQLString(o.tls_version);
+    if (!o.charset.empty()) map["OPT_CHARSET_NAME"] = sql::SQLString(o.charset);
+    if (o.compress) map["CLIENT_COMPRESS"] = true;
+    if (o.max_allowed_packet != 0) map["OPT_MAX_ALLOWED_PACKET"] = static_cast<int>(o.max_allowed_packet);
+}
+
+// "SET SESSION TRANSACTION ISOLATION LEVEL ..., READ ONLY" for the options; empty for none.
+std::string session_characteristics_sql(const mysql_options& o) {
+    static constexpr std::string_view levels[] = {"", "READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ",
+                                                  "SERIALIZABLE"};
+    std::string sql;
+    if (o.transaction_isolation != mysql_isolation::server_default)
+        sql = "ISOLATION LEVEL " + std::string(levels[static_cast<int>(o.transaction_isolation)]);
+    if (o.read_only) sql += std::string(sql.empty() ? "" : ", ") + "READ ONLY";
+    return sql.empty() ? sql : "SET SESSION TRANSACTION " + sql;
 }
 
 }  // namespace
@@ -207,7 +220,7 @@ struct mysql_connection_state {
     std::unique_ptr<sql::Connection> conn;
     int fd = -1;  // the TCP socket, for the watchdog; -1 over a unix socket
     std::uint64_t id = 0;
-    bool dirty = false;
+    drivers_detail::mysql_session_change changes;  // what the return must undo
     bool broken = false;
     bool maybe_in_transaction = false;
     std::chrono::milliseconds query_timeout{0};
@@ -356,10 +369,13 @@ sql::Connection* mysql_connection::native_handle() noexcept {
     return state_->conn.get();
 }
 void mysql_connection::mark_dirty() noexcept {
-    if (state_) state_->dirty = true;
+    if (state_) state_->changes.needs_reconnect = true;
 }
 bool mysql_connection::session_dirty() const noexcept {
-    return state_ && state_->dirty;
+    return state_ && state_->changes.any();
+}
+bool mysql_connection::session_needs_reconnect() const noexcept {
+    return state_ && state_->changes.needs_reconnect;
 }
 bool mysql_connection::broken() const noexcept {
     return !state_ || state_->broken;
@@ -384,7 +400,8 @@ mysql_driver::mysql_driver(mysql_options options)
       watchdog_(std::make_shared<mysql_watchdog>()) {
     const auto& o = *options_;
     const auto url = checked_url(o);
-    const std::string& schema = o.schema.empty() ? url.schema : o.schema;
+    schema_ = o.schema.empty() ? url.schema : o.schema;
+    const std::string& schema = schema_;
     if (!url.schema.empty() && !o.schema.empty() && url.schema != o.schema) {
         throw mysql_error(scrub("mysql: schema given twice: \"" + url.schema + "\" in the url and \"" +
                                     o.schema + "\" in mysql_options::schema",
@@ -398,9 +415,7 @@ mysql_driver::mysql_driver(mysql_options options)
     }
     description_ =
         scrub("mysql " + where + "/" + schema + (o.user.empty() ? "" : " user=" + o.user), o.password);
-    if (o.read_timeout.count() < 0 || o.write_timeout.count() < 0 || o.reset_timeout.count() <= 0 ||
-        o.query_timeout.count() < 0)
-        throw mysql_error(description_ + ": timeouts must not be negative (reset_timeout > 0)", 0, {}, false);
+    drivers_detail::check_mysql_options(o);
 }
 
 std::string mysql_driver::describe() const {
@@ -425,20 +440,37 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
         if (!o.schema.empty()) map["schema"] = sql::SQLString(o.schema);
         // Whole seconds, rounded down so the deadline holds (at least 1: 0 means "none"); no
         // deadline (acquire_timeout = forever) sets none, and a far one is capped to an int.
-        if (deadline != no_deadline)
-            map["OPT_CONNECT_TIMEOUT"] = static_cast<int>(std::clamp<std::chrono::seconds::rep>(
-                left.count(), 1, std::numeric_limits<int>::max()));
+        // A connect_timeout shortens what the deadline leaves.
+        auto connect_seconds = deadline != no_deadline ? std::max<std::chrono::seconds::rep>(left.count(), 1)
+                                                       : std::chrono::seconds::rep{0};
+        if (o.connect_timeout.count() > 0)
+            connect_seconds = connect_seconds == 0 ? o.connect_timeout.count()
+                                                   : std::min(connect_seconds, o.connect_timeout.count());
+        if (connect_seconds > 0)
+            map["OPT_CONNECT_TIMEOUT"] = static_cast<int>(
+                std::min<std::chrono::seconds::rep>(connect_seconds, std::numeric_limits<int>::max()));
         if (o.read_timeout.count() > 0) map["OPT_READ_TIMEOUT"] = static_cast<int>(o.read_timeout.count());
         if (o.write_timeout.count() > 0) map["OPT_WRITE_TIMEOUT"] = static_cast<int>(o.write_timeout.count());
         map["OPT_RECONNECT"] = false;
+        add_connection_properties(o, map);
         state->conn.reset(driver_instance()->connect(map));
 
-        // Who we are on the server, and which of our sockets this is (for the watchdog).
+        // Who we are on the server, which of our sockets this is (for the watchdog), and
+        // whether TLS is in use (libmariadb may fall back to a plain connection silently).
+        const bool tls = o.ssl_mode != mysql_ssl_mode::disabled;
         std::unique_ptr<sql::Statement> st(state->conn->createStatement());
-        std::unique_ptr<sql::ResultSet> rs(
-            st->executeQuery("SELECT CONNECTION_ID(), (SELECT HOST FROM information_schema.PROCESSLIST WHERE "
-                             "ID = CONNECTION_ID())"));
+        std::unique_ptr<sql::ResultSet> rs(st->executeQuery(
+            std::string("SELECT CONNECTION_ID(), (SELECT HOST FROM information_schema.PROCESSLIST WHERE "
+                        "ID = CONNECTION_ID())") +
+            (tls ? ", (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = "
+                   "'Ssl_cipher')"
+                 : "")));
         if (rs->next()) {
+            if (tls && std::string(rs->getString(3)).empty())
+                throw mysql_error(description_ +
+                                      ": cannot connect: ssl_mode requires TLS, but the server did "
+                                      "not encrypt the connection (does it support TLS?)",
+                                  0, {}, true);
             state->id = rs->getUInt64(1);
             const std::string host = rs->getString(2);
             const auto colon = host.rfind(':');
@@ -448,6 +480,13 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
                 if (local_port > 0) state->fd = find_socket(local_port, url.port);
             }
         }
+        rs.reset();
+        st.reset();
+        // The setup is part of the connect: it ends by the same deadline.
+        mysql_access::bounded(*state, deadline, [&] { apply_session_setup(*state); });
+    } catch (const mysql_error& e) {
+        if (std::string_view(e.what()).substr(0, description_.size()) == description_) throw;
+        throw mysql_error(description_ + ": cannot connect: " + e.what(), e.code(), e.sqlstate(), e.broken());
     } catch (const sql::SQLException& e) {
         throw mysql_access::translate(*state, e, description_ + ": cannot connect: ");
     } catch (const std::exception& e) {
@@ -458,12 +497,37 @@ mysql_connection mysql_driver::connect(std::chrono::steady_clock::time_point dea
     return c;
 }
 
+void mysql_driver::apply_session_setup(mysql_connection_state& s) const {
+    const auto& o = *options_;
+    auto step = [&](const std::string& field, const std::string& sql, auto&& run) {
+        try {
+            run();
+        } catch (const sql::SQLException& e) {
+            throw mysql_access::translate(s, e,
+                                          description_ + ": session setup failed at " + field + " (" +
+                                              drivers_detail::shown(sql) + "): ");
+        }
+    };
+    if (const std::string sql = session_characteristics_sql(o); !sql.empty())
+        step("transaction_isolation / read_only", sql, [&] { execute_all(*s.conn, sql); });
+    for (std::size_t i = 0; i < o.init_sql.size(); ++i)
+        step("init_sql[" + std::to_string(i) + "]", o.init_sql[i],
+             [&] { execute_all(*s.conn, o.init_sql[i]); });
+    // Last, so that init_sql runs in autocommit mode and leaves no transaction open.
+    if (!o.auto_commit) step("auto_commit", "autocommit = 0", [&] { s.conn->setAutoCommit(false); });
+    s.changes = {};
+    s.maybe_in_transaction = false;
+}
+
 bool mysql_driver::is_valid(mysql_connection& c, std::chrono::milliseconds timeout) const noexcept {
     auto* s = c.state_.get();
     if (!s || !s->conn || s->broken) return false;
     try {
-        const bool ok =
-            mysql_access::bounded(*s, clock_type::now() + timeout, [&] { return s->conn->isValid(); });
+        const bool ok = mysql_access::bounded(*s, clock_type::now() + timeout, [&] {
+            if (options_->validation_query.empty()) return s->conn->isValid();
+            execute_all(*s->conn, options_->validation_query);
+            return true;
+        });
         if (!ok) s->broken = true;
         return ok && !s->broken;
     } catch (...) {
@@ -474,21 +538,28 @@ bool mysql_driver::is_valid(mysql_connection& c, std::chrono::milliseconds timeo
 
 bool mysql_driver::reset(mysql_connection& c) const noexcept {
     auto* s = c.state_.get();
-    if (!s || !s->conn || s->broken || s->dirty) return false;
+    if (!s || !s->conn || s->broken || s->changes.needs_reconnect) return false;
+    const auto& o = *options_;
+    if (s->changes.schema && schema_.empty()) return false;  // no database to go back to
     try {
-        const auto deadline = clock_type::now() + options_->reset_timeout;
-        if (!s->conn->getAutoCommit()) {  // read from the last server status: no round trip
-            mysql_access::bounded(*s, deadline, [&] {
-                s->conn->rollback();
-                s->conn->setAutoCommit(true);
-            });
-        } else if (s->maybe_in_transaction) {
-            mysql_access::bounded(*s, deadline, [&] {
-                std::unique_ptr<sql::Statement> st(s->conn->createStatement());
-                st->execute("ROLLBACK");
-            });
-        }
-        s->maybe_in_transaction = false;
+        const auto deadline = clock_type::now() + o.reset_timeout;
+        const bool restore = s->changes.any();
+        mysql_access::bounded(*s, deadline, [&] {
+            // Before autocommit may be set back: turning it on would commit open work.
+            if (restore || s->maybe_in_transaction) execute_all(*s->conn, "ROLLBACK");
+            s->maybe_in_transaction = false;
+            if (!restore) {
+                // getAutoCommit() is Connector/C++'s own record: no round trip.
+                if (s->conn->getAutoCommit() != o.auto_commit) s->conn->setAutoCommit(o.auto_commit);
+                return;
+            }
+            if (const auto sql = drivers_detail::mysql_variables_reset_sql(s->changes); !sql.empty())
+                execute_all(*s->conn, sql);
+            if (s->changes.schema) s->conn->setSchema(schema_);
+            // A SET autocommit in SQL leaves Connector/C++'s record stale: set it through the API.
+            if (s->changes.variables.count("autocommit") != 0) s->conn->setAutoCommit(o.auto_commit);
+            apply_session_setup(*s);
+        });
         return !s->broken;
     } catch (...) {
         return false;
@@ -511,13 +582,23 @@ mysql_result exec(mysql_connection& c, std::string_view sql,
                   const std::vector<std::optional<std::string>>& params) {
     auto* s = mysql_access::state(c);
     if (!s || !s->conn) throw mysql_error("mysql: the connection is closed", 0, {}, true);
-    if (changes_session(sql)) s->dirty = true;
+    auto change = drivers_detail::mysql_session_change_of(sql);
     const auto effect = transaction_effect(sql);
-    if (effect == tx_effect::begins) s->maybe_in_transaction = true;
-    const auto deadline = s->query_timeout.count() > 0 ? clock_type::now() + s->query_timeout : no_deadline;
-    auto out = mysql_access::bounded(*s, deadline, [&] { return mysql_access::run(*s, sql, params); });
-    if (effect == tx_effect::ends) s->maybe_in_transaction = false;
-    return out;
+    // With autocommit off every statement may open a transaction (read from Connector/C++'s
+    // record, no round trip).
+    if (effect == tx_effect::begins || !s->conn->getAutoCommit()) s->maybe_in_transaction = true;
+    const auto deadline = drivers_detail::deadline_after(s->query_timeout);
+    try {
+        auto out = mysql_access::bounded(*s, deadline, [&] { return mysql_access::run(*s, sql, params); });
+        if (effect == tx_effect::ends && s->conn->getAutoCommit()) s->maybe_in_transaction = false;
+        s->changes.merge(change);
+        return out;
+    } catch (...) {
+        // A failed statement may still have changed part of the session (one of several SETs):
+        // judge it as if it ran.
+        s->changes.merge(change);
+        throw;
+    }
 }
 
 }  // namespace lifeguard

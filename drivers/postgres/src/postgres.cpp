@@ -13,6 +13,8 @@
 #include <memory>
 #include <utility>
 
+#include "option_checks.hpp"
+#include "scrub.hpp"
 #include "sql_text.hpp"
 
 namespace lifeguard {
@@ -36,13 +38,7 @@ std::string trimmed(std::string s) {
     return s;
 }
 
-// Replaces every occurrence of `secret` with "***".
-std::string scrub(std::string text, const std::string& secret) {
-    if (secret.empty()) return text;
-    for (auto pos = text.find(secret); pos != std::string::npos; pos = text.find(secret, pos + 3))
-        text.replace(pos, secret.size(), "***");
-    return text;
-}
+using drivers_detail::scrub;
 
 // Best effort for a conninfo libpq cannot parse: the value after "password=" or the
 // "user:password@" part of a URI, so that an error message quoting the string can be scrubbed.
@@ -137,10 +133,70 @@ bool changes_session(std::string_view sql) {
     }
 }
 
+// Statements that open or end a transaction themselves: exec() sends no BEGIN before them
+// when auto_commit is off.
+bool controls_transactions(std::string_view sql) {
+    std::size_t pos = 0;
+    const std::string word = first_word_lower(sql, pos);
+    static constexpr std::string_view control[] = {"begin",    "start", "commit",    "end",
+                                                   "rollback", "abort", "savepoint", "release"};
+    if (word == "prepare") return first_word_lower(sql, pos) == "transaction";
+    return std::find(std::begin(control), std::end(control), word) != std::end(control);
+}
+
+std::string_view isolation_text(postgres_isolation level) {
+    switch (level) {
+        case postgres_isolation::read_uncommitted:
+            return "read uncommitted";
+        case postgres_isolation::read_committed:
+            return "read committed";
+        case postgres_isolation::repeatable_read:
+            return "repeatable read";
+        case postgres_isolation::serializable:
+            return "serializable";
+        case postgres_isolation::server_default:
+            break;
+    }
+    return {};
+}
+
+// Throws postgres_error naming the first invalid option.
+void check_options(const postgres_options& o, const std::string& secret) {
+    using drivers_detail::invalid_option;
+    using drivers_detail::shown;
+    using drivers_detail::sql_option_problem;
+    auto reject = [&](std::string_view field, std::string_view value, std::string_view rule) {
+        throw postgres_error(scrub(invalid_option("postgres", field, value, rule), secret), {}, false);
+    };
+    auto check_sql = [&](std::string_view field, const std::string& text) {
+        if (auto problem = sql_option_problem(text); !problem.empty()) reject(field, shown(text), problem);
+    };
+    if (o.reset_timeout <= std::chrono::milliseconds::zero() || o.reset_timeout > std::chrono::hours(1))
+        reject("reset_timeout", std::to_string(o.reset_timeout.count()) + " ms",
+               "must be > 0 and at most 1 h");
+    if (o.query_timeout < std::chrono::milliseconds::zero())
+        reject("query_timeout", std::to_string(o.query_timeout.count()) + " ms",
+               "must be >= 0 (0 or milliseconds::max() = none)");
+    check_sql("reset_query", o.reset_query);
+    if (isolation_text(o.transaction_isolation).empty() &&
+        o.transaction_isolation != postgres_isolation::server_default)
+        reject("transaction_isolation", std::to_string(static_cast<int>(o.transaction_isolation)),
+               "must be one of server_default, read_uncommitted, read_committed, repeatable_read, "
+               "serializable");
+    if (!o.search_path.empty()) check_sql("search_path", o.search_path);
+    for (std::size_t i = 0; i < o.init_sql.size(); ++i)
+        check_sql("init_sql[" + std::to_string(i) + "]", o.init_sql[i]);
+    if (!o.validation_query.empty()) check_sql("validation_query", o.validation_query);
+}
+
 }  // namespace
 
 // Internals shared by exec(), is_valid() and reset().
 struct postgres_access {
+    static bool idle(const postgres_connection& c) noexcept {
+        return c.conn_ && PQtransactionStatus(c.conn_) == PQTRANS_IDLE;
+    }
+
     static postgres_error error(const postgres_connection& c, std::string message, std::string sqlstate,
                                 bool broken) {
         return postgres_error(scrub(trimmed(std::move(message)), c.secret_), std::move(sqlstate), broken);
@@ -250,6 +306,7 @@ postgres_connection::postgres_connection(postgres_connection&& other) noexcept
       dirty_(other.dirty_),
       broken_(other.broken_),
       query_timeout_(other.query_timeout_),
+      auto_commit_(other.auto_commit_),
       secret_(std::move(other.secret_)) {}
 
 postgres_connection& postgres_connection::operator=(postgres_connection&& other) noexcept {
@@ -259,6 +316,7 @@ postgres_connection& postgres_connection::operator=(postgres_connection&& other)
         dirty_ = other.dirty_;
         broken_ = other.broken_;
         query_timeout_ = other.query_timeout_;
+        auto_commit_ = other.auto_commit_;
         secret_ = std::move(other.secret_);
     }
     return *this;
@@ -299,8 +357,18 @@ postgres_driver::postgres_driver(postgres_options options) : options_(std::move(
         else if (key == "user")
             user = o->val;
     }
-    if (options_.reset_timeout <= std::chrono::milliseconds::zero())
-        throw postgres_error("postgres: reset_timeout must be > 0", {}, false);
+    check_options(options_, secret_);
+    auto add_setting = [&](std::string name, std::string value) {
+        const auto n = settings_params_.size();
+        settings_sql_ += (settings_sql_.empty() ? "SELECT " : ", ");
+        settings_sql_ += "set_config($" + std::to_string(n + 1) + ", $" + std::to_string(n + 2) + ", false)";
+        settings_params_.emplace_back(std::move(name));
+        settings_params_.emplace_back(std::move(value));
+    };
+    if (options_.read_only) add_setting("default_transaction_read_only", "on");
+    if (auto level = isolation_text(options_.transaction_isolation); !level.empty())
+        add_setting("default_transaction_isolation", std::string(level));
+    if (!options_.search_path.empty()) add_setting("search_path", options_.search_path);
     description_ = "postgres " + (host.empty() ? std::string("localhost") : host) + ":" +
                    (port.empty() ? std::string("5432") : port) + "/" + dbname;
     if (!user.empty()) description_ += " user=" + user;
@@ -342,14 +410,38 @@ postgres_connection postgres_driver::connect(std::chrono::steady_clock::time_poi
         c.conn_, [](void*, const char*) {}, nullptr);
     // From here on every wait is ours (poll with a deadline), never libpq's.
     if (PQsetnonblocking(c.conn_, 1) != 0) throw fail("cannot switch to non-blocking mode");
+    c.auto_commit_ = options_.auto_commit;
+    apply_session_setup(c, deadline);
     return c;
+}
+
+void postgres_driver::apply_session_setup(postgres_connection& c, clock_type::time_point deadline) const {
+    auto step = [&](const std::string& field, const std::string& sql,
+                    const std::vector<std::optional<std::string>>& params) {
+        try {
+            postgres_access::run(c, sql, params, deadline);
+        } catch (const postgres_error& e) {
+            throw postgres_error(scrub(description_ + ": session setup failed at " + field + " (" +
+                                           drivers_detail::shown(sql) + "): " + e.what(),
+                                       secret_),
+                                 e.sqlstate(), true);
+        }
+    };
+    if (!settings_sql_.empty())
+        step("read_only / transaction_isolation / search_path", settings_sql_, settings_params_);
+    for (std::size_t i = 0; i < options_.init_sql.size(); ++i)
+        step("init_sql[" + std::to_string(i) + "]", options_.init_sql[i], {});
+    // A setup that left a transaction open (an init_sql BEGIN) would swallow the first lease's work.
+    if (PQtransactionStatus(c.conn_) != PQTRANS_IDLE)
+        throw postgres_error(description_ + ": session setup failed: init_sql left a transaction open", {},
+                             true);
 }
 
 bool postgres_driver::is_valid(postgres_connection& c, std::chrono::milliseconds timeout) const noexcept {
     if (!c.conn_ || c.broken_ || PQstatus(c.conn_) != CONNECTION_OK) return false;
     if (PQtransactionStatus(c.conn_) == PQTRANS_ACTIVE) return false;
     try {
-        postgres_access::run(c, "", {}, clock_type::now() + timeout);
+        postgres_access::run(c, options_.validation_query, {}, clock_type::now() + timeout);
         return true;
     } catch (...) {
         c.broken_ = true;
@@ -371,9 +463,11 @@ bool postgres_driver::reset(postgres_connection& c) const noexcept {
             default:  // PQTRANS_UNKNOWN (bad connection) or PQTRANS_ACTIVE (a query in flight)
                 return false;
         }
+        c.auto_commit_ = options_.auto_commit;
         if (c.dirty_) {
             postgres_access::run(c, options_.reset_query, {}, deadline);
             while (PGnotify* n = PQnotifies(c.conn_)) PQfreemem(n);
+            apply_session_setup(c, deadline);
             c.dirty_ = false;
         }
         return PQtransactionStatus(c.conn_) == PQTRANS_IDLE;
@@ -397,9 +491,9 @@ const std::string& postgres_result::value(std::size_t row, std::size_t column) c
 postgres_result exec(postgres_connection& c, std::string_view sql,
                      const std::vector<std::optional<std::string>>& params) {
     if (changes_session(sql)) c.mark_dirty();
-    const auto deadline = c.query_timeout() > std::chrono::milliseconds::zero()
-                              ? clock_type::now() + c.query_timeout()
-                              : no_deadline;
+    const auto deadline = drivers_detail::deadline_after(c.query_timeout());
+    if (!c.auto_commit() && postgres_access::idle(c) && !controls_transactions(sql))
+        postgres_access::run(c, "BEGIN", {}, deadline);
     result_ptr r = postgres_access::run(c, sql, params, deadline);
     postgres_result out;
     if (!r) return out;

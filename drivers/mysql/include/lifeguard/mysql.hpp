@@ -13,16 +13,25 @@
 // The driver takes its options only (a URL alone has no user): `driver{"tcp://..."}` does not
 // compile and says so.
 //
-// Return. The pool's reset rolls back when autocommit is off (and turns it back on), or when a
-// transaction may be open: exec() tracks BEGIN/START TRANSACTION .. COMMIT/ROLLBACK, and any
-// native_handle() use counts as "may be open" (one ROLLBACK round trip on return). Plain use
-// of exec() costs no round trip on return.
+// Return. The pool's reset rolls back when a transaction may be open: exec() tracks
+// BEGIN/START TRANSACTION .. COMMIT/ROLLBACK, any statement run while autocommit is off counts,
+// and so does any native_handle() use (one ROLLBACK round trip on return); then autocommit is
+// set back to mysql_options::auto_commit. Plain use of exec() costs no round trip on return.
 //
-// Session state. Connector/C++ 1.1 cannot send COM_RESET_CONNECTION, so a session that exec()
-// saw changed (SET, USE, LOCK TABLES, CREATE TEMPORARY, PREPARE, GET_LOCK, @var :=, ...), or
-// that the caller declared changed with mark_dirty(), is *closed* on return instead of reused:
-// correct, but a reconnect. Session changes made through native_handle() are not seen: call
-// mark_dirty() after them.
+// Session state. Connector/C++ 1.1 cannot reset a session: its API has no
+// COM_RESET_CONNECTION (mysql_reset_connection), no change-user and no way to reach the MYSQL*
+// handle that libmariadb's mysql_reset_connection() needs. So the driver resets in SQL what it
+// can undo exactly, and closes the rest:
+//   - a SET of session system variables and user variables, seen by exec() (SET [SESSION]
+//     x = ..., SET @@session.x = ..., SET @u = ..., SELECT @u := ...), is undone on return
+//     with one "SET SESSION x = DEFAULT, @u = NULL" after a ROLLBACK, then the session setup
+//     (read_only, transaction_isolation, auto_commit, init_sql) is applied again; a USE is
+//     undone with the configured schema;
+//   - everything else that outlives a statement (CREATE TEMPORARY, LOCK TABLES, GET_LOCK,
+//     PREPARE, HANDLER, SET NAMES / character set variables, SET GLOBAL, SET TRANSACTION,
+//     USE without a configured schema), or that the caller declared with mark_dirty(),
+//     closes the connection on return instead of reusing it: correct, but a reconnect.
+// Session changes made through native_handle() are not seen: call mark_dirty() after them.
 //
 // Broken connections. Client errors 2002/2003/2006/2013/2055 and friends, server errors that
 // end the session (1053, 1077-1080, 1152, 1158-1161, 1927), SQLSTATE class 08 and timeouts mark
@@ -55,6 +64,22 @@ class Connection;  // Connector/C++'s connection, forward-declared to keep cppco
 
 namespace lifeguard {
 
+/// The isolation level of the session's transactions (SET SESSION TRANSACTION ISOLATION LEVEL).
+enum class mysql_isolation {
+    server_default,
+    read_uncommitted,
+    read_committed,
+    repeatable_read,
+    serializable
+};
+
+/// Whether the connection is encrypted, and what of the server's certificate is checked.
+///   disabled         plain connection (the default);
+///   required         TLS, any certificate; a server that does not encrypt is refused;
+///   verify_ca        TLS, the certificate must be signed by ssl_ca;
+///   verify_identity  as verify_ca, and it must also name the host of the url.
+enum class mysql_ssl_mode { disabled, required, verify_ca, verify_identity };
+
 struct mysql_options {
     /// "tcp://host[:port][/schema]" (port 1..65535, default 3306; IPv6 as [::1]) or
     /// "unix:///path/to/mysqld.sock"; checked when the driver is made.
@@ -68,11 +93,57 @@ struct mysql_options {
     /// connection can run. 0 = no limit. Default 30 s (HikariCP's advice: at least 30 s).
     std::chrono::seconds read_timeout{30};
     std::chrono::seconds write_timeout{30};
-    /// Upper bound for the rollback on return; > 0.
+    /// Upper bound for the rollback and session reset on return; > 0, at most 1 h. Default 5 s.
     std::chrono::milliseconds reset_timeout{5000};
-    /// Upper bound for one exec(); 0 = none. A statement that runs out of time leaves the
-    /// connection broken.
+    /// Upper bound for one exec(); 0 (or milliseconds::max()) = none; not negative. A statement
+    /// that runs out of time leaves the connection broken. Default 0.
     std::chrono::milliseconds query_timeout{0};
+
+    // Connection properties (Connector/C++'s ConnectOptionsMap), checked when the driver is made.
+
+    /// Longest a connect may take (OPT_CONNECT_TIMEOUT), whole seconds, at most 1 h; the
+    /// acquire deadline bounds it too. 0 = only that deadline. Default 0.
+    std::chrono::seconds connect_timeout{0};
+    /// TLS (see mysql_ssl_mode). Default disabled.
+    mysql_ssl_mode ssl_mode = mysql_ssl_mode::disabled;
+    /// PEM file of the certificate authorities (sslCA); needed by verify_ca and
+    /// verify_identity, and then checked against the server's certificate. Must be readable.
+    std::string ssl_ca{};
+    /// Client certificate and its key (sslCert, sslKey), PEM files, both or neither; need a
+    /// ssl_mode other than disabled. Must be readable.
+    std::string ssl_cert{};
+    std::string ssl_key{};
+    /// Allowed TLS versions (OPT_TLS_VERSION), e.g. "TLSv1.2,TLSv1.3"; empty = the library's.
+    /// A comma-separated list of TLSv1.2 and TLSv1.3.
+    std::string tls_version{};
+    /// Character set of the connection (OPT_CHARSET_NAME), e.g. "utf8mb4"; empty = the client
+    /// library's (utf8mb4 here). Letters, digits and '_', at most 32.
+    std::string charset{};
+    /// Compress the protocol (CLIENT_COMPRESS). Default false.
+    bool compress = false;
+    /// Largest packet the client accepts (OPT_MAX_ALLOWED_PACKET), bytes; 0 = the library's
+    /// default; else 1 KiB to 1 GiB. Default 0.
+    std::uint32_t max_allowed_packet = 0;
+
+    // Session setup: applied on every new connection before it is first lent, and again after
+    // every session reset on return, so it holds on every lease (see "Session state" above).
+    // A failing step fails the connect and the connection is closed.
+
+    /// true: the session's transactions are READ ONLY; false: the server's default. Default false.
+    bool read_only = false;
+    /// The session's isolation level; server_default leaves the server's. Default server_default.
+    mysql_isolation transaction_isolation = mysql_isolation::server_default;
+    /// The session's autocommit mode. false: work is kept only by an explicit COMMIT, and the
+    /// rollback on return discards the rest. Default true.
+    bool auto_commit = true;
+    /// Statements run in order after the settings above (HikariCP connectionInitSql), e.g.
+    /// "SET SESSION sql_mode = 'ANSI'". Each: not blank, no NUL byte, at most 1 MiB.
+    std::vector<std::string> init_sql{};
+
+    /// The liveness check (HikariCP connectionTestQuery); empty = Connector/C++'s isValid() (a
+    /// ping, the cheapest round trip). A query that fails or outlives the validation timeout
+    /// makes the connection count as broken. If set: not blank, no NUL byte, at most 1 MiB.
+    std::string validation_query{};
 };
 
 /// A failed statement, connect or validation. what() never contains a password.
@@ -112,7 +183,10 @@ public:
     sql::Connection* native_handle() noexcept;
     /// Declares that the session was changed: the connection is closed on return.
     void mark_dirty() noexcept;
+    /// True when the session was changed in a way the return must undo (in SQL or by closing).
     bool session_dirty() const noexcept;
+    /// True when the session was changed in a way only closing the connection undoes.
+    bool session_needs_reconnect() const noexcept;
     bool broken() const noexcept;
     void mark_broken() noexcept;
     /// The server's id for this session (for KILL in tests), 0 when closed.
@@ -134,7 +208,8 @@ public:
     using connection_type = mysql_connection;
 
     /// Throws mysql_error when the options are unusable (a url not of the forms above, naming
-    /// the bad part; a schema in both the url and `schema`; bad timeouts).
+    /// the bad part; a schema in both the url and `schema`; any other option as field, value
+    /// and rule).
     explicit mysql_driver(mysql_options options);
 
     /// Not a constructor: a URL string alone names no user or password. Gives a one-line error.
@@ -146,12 +221,15 @@ public:
                       "mysql::driver{{.url = \"tcp://host:3306\", .user = ..., .password = ...}}");
     }
 
-    /// Opens a connection before `deadline` (to whole-second precision) or throws mysql_error.
+    /// Opens a connection and applies the session setup before `deadline` (to whole-second
+    /// precision), or throws mysql_error (a failed setup step names the option; the
+    /// connection is closed).
     mysql_connection connect(std::chrono::steady_clock::time_point deadline) const;
-    /// True when the server answers a ping within `timeout`. Never throws.
+    /// True when the server answers a ping (or validation_query) within `timeout`; otherwise
+    /// the connection is marked broken. Never throws.
     bool is_valid(mysql_connection& c, std::chrono::milliseconds timeout) const noexcept;
-    /// Rolls back if needed and restores autocommit; false when the connection is broken or
-    /// its session was changed (see above).
+    /// Rolls back if needed, restores auto_commit, undoes session changes (see above); false
+    /// when the connection is broken or its session cannot be reset in SQL.
     bool reset(mysql_connection& c) const noexcept;
     void close(mysql_connection& c) const noexcept;
 
@@ -160,7 +238,11 @@ public:
     const std::string& url() const noexcept { return options_->url; }
 
 private:
+    // Applies transaction_isolation, read_only, auto_commit and init_sql.
+    void apply_session_setup(mysql_connection_state& s) const;
+
     std::shared_ptr<const mysql_options> options_;
+    std::string schema_;  // the default database (schema option or the url's), to undo a USE
     std::string description_;
     std::shared_ptr<mysql_watchdog> watchdog_;
 };
@@ -202,6 +284,8 @@ mysql_result exec(Lease& lease, std::string_view sql,
 namespace mysql {
 using driver = mysql_driver;
 using options = mysql_options;
+using isolation = mysql_isolation;
+using ssl_mode = mysql_ssl_mode;
 using connection = mysql_connection;
 using error = mysql_error;
 using result = mysql_result;

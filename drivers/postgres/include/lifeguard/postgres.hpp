@@ -25,6 +25,14 @@
 // DISCARD ALL is accepted by PgBouncer in transaction pooling (it runs as its own
 // transaction); there, session state cannot be relied on anyway.
 //
+// Session setup. read_only, transaction_isolation, search_path and init_sql are applied on
+// every new connection before it is first lent (one set_config() round trip, then one per
+// init_sql statement), and applied again right after every reset_query: DISCARD ALL returns
+// the session to the server's defaults and the setup puts the driver's on top, so a setting
+// made by init_sql is in force on every lease, also after a lease that changed it. A clean
+// return (nothing marked dirty) costs no round trip for this either. Setup statements do not
+// mark the session dirty.
+//
 // Broken connections. SQLSTATE class 08 and 57P0x, a lost connection (PQstatus BAD, which is
 // how an idle backend killed by pg_terminate_backend first shows, with no SQLSTATE) and a
 // statement that ran out of time all mark the connection broken; reset() then refuses it, so
@@ -57,15 +65,52 @@ typedef struct pg_conn PGconn;  // NOLINT(modernize-use-using): must match libpq
 
 namespace lifeguard {
 
+/// The isolation level new transactions get (default_transaction_isolation).
+enum class postgres_isolation {
+    server_default,
+    read_uncommitted,
+    read_committed,
+    repeatable_read,
+    serializable
+};
+
 struct postgres_options {
     /// libpq connection string or URI ("host=... dbname=..." or "postgresql://...").
     std::string conninfo;
-    /// Run on return when the session may have been changed (see the header comment).
+    /// Run on return when the session may have been changed (see the header comment); the
+    /// session setup below is applied again after it. Not blank, no NUL byte, at most 1 MiB.
     std::string reset_query = "DISCARD ALL";
-    /// Upper bound for the rollback and reset_query run on return; > 0.
+
+    // Session setup: applied on every new connection before it is first lent, and again after
+    // every reset_query, so it holds on every lease (see "Session setup" above). A failing step
+    // fails the connect and the connection is closed.
+
+    /// true: transactions are read-only (default_transaction_read_only = on); false: the
+    /// server's default. Default false.
+    bool read_only = false;
+    /// default_transaction_isolation; server_default leaves the server's. Default server_default.
+    postgres_isolation transaction_isolation = postgres_isolation::server_default;
+    /// search_path (the schemas unqualified names resolve in, e.g. "app, public"); empty = the
+    /// server's. No NUL byte, at most 1 MiB. Default empty.
+    std::string search_path{};
+    /// false: exec() opens a transaction (BEGIN) before a statement run outside one, so work is
+    /// kept only by an explicit COMMIT; the rollback on return discards the rest. A connection's
+    /// own set_auto_commit() holds until it is returned. Default true (libpq's behaviour).
+    bool auto_commit = true;
+    /// Statements run in order after the settings above (HikariCP connectionInitSql), e.g.
+    /// "SET statement_timeout = '5s'". Each: not blank, no NUL byte, at most 1 MiB. Default none.
+    std::vector<std::string> init_sql{};
+
+    /// The liveness check (HikariCP connectionTestQuery); empty = an empty query, the cheapest
+    /// round trip. A query that fails or outlives the validation timeout makes the connection
+    /// count as broken. If set: not blank, no NUL byte, at most 1 MiB. Default empty.
+    std::string validation_query{};
+    /// Upper bound for the rollback, reset_query and session setup run on return; > 0, at most
+    /// 1 h. Default 5 s.
     std::chrono::milliseconds reset_timeout{5000};
-    /// Upper bound for one exec(); 0 = wait as long as the statement runs. A statement that
-    /// runs out of time leaves the connection broken (it is closed, not reused).
+    /// Upper bound for one exec(); 0 (or milliseconds::max()) = wait as long as the statement
+    /// runs; not negative. A statement that runs out of time leaves the connection broken (it
+    /// is closed, not reused). Default 0.
     std::chrono::milliseconds query_timeout{0};
 };
 
@@ -114,6 +159,10 @@ public:
     /// 0 = none.
     std::chrono::milliseconds query_timeout() const noexcept { return query_timeout_; }
     void set_query_timeout(std::chrono::milliseconds t) noexcept { query_timeout_ = t; }
+    /// Whether exec() runs statements outside a transaction as they are (true) or opens one
+    /// first (false). Starts as postgres_options::auto_commit; reset() restores that.
+    bool auto_commit() const noexcept { return auto_commit_; }
+    void set_auto_commit(bool on) noexcept { auto_commit_ = on; }
     /// The backend's process id (for pg_terminate_backend in tests), 0 when closed.
     int backend_pid() const noexcept;
     explicit operator bool() const noexcept { return conn_ != nullptr; }
@@ -125,6 +174,7 @@ private:
     bool dirty_ = false;
     bool broken_ = false;
     std::chrono::milliseconds query_timeout_{0};
+    bool auto_commit_ = true;
     std::string secret_;  // the password, only to scrub it from error texts
 };
 
@@ -134,7 +184,8 @@ class postgres_driver {
 public:
     using connection_type = postgres_connection;
 
-    /// Throws postgres_error when the conninfo cannot be parsed.
+    /// Throws postgres_error when the conninfo cannot be parsed or an option is invalid (naming
+    /// the option, its value and the rule).
     explicit postgres_driver(postgres_options options);
 
     /// The same with only a conninfo string or URI: `postgres_driver{"host=... dbname=..."}`.
@@ -145,12 +196,15 @@ public:
     explicit postgres_driver(const Conninfo& conninfo)
         : postgres_driver(postgres_options{.conninfo = conninfo_text(conninfo)}) {}
 
-    /// Opens a connection before `deadline` or throws postgres_error.
+    /// Opens a connection and applies the session setup before `deadline`, or throws
+    /// postgres_error (a failed setup step names the option; the connection is closed).
     postgres_connection connect(std::chrono::steady_clock::time_point deadline) const;
-    /// True when the connection answers an empty query within `timeout`. Never throws.
+    /// True when the connection answers validation_query (by default an empty query) within
+    /// `timeout`; otherwise the connection is marked broken. Never throws.
     bool is_valid(postgres_connection& c, std::chrono::milliseconds timeout) const noexcept;
-    /// Rolls back unless idle, runs reset_query if the session may be dirty; false when the
-    /// connection cannot be reused (broken, transaction status unknown or active, timeout).
+    /// Rolls back unless idle, restores auto_commit, runs reset_query and the session setup if
+    /// the session may be dirty; false when the connection cannot be reused (broken,
+    /// transaction status unknown or active, timeout, a failed setup step).
     bool reset(postgres_connection& c) const noexcept;
     void close(postgres_connection& c) const noexcept;
 
@@ -174,7 +228,14 @@ private:
         return std::string(std::string_view(conninfo));
     }
 
+    // Applies read_only, transaction_isolation, search_path and init_sql before `deadline`.
+    void apply_session_setup(postgres_connection& c, std::chrono::steady_clock::time_point deadline) const;
+
     postgres_options options_;
+    // The typed session options as one "SELECT set_config($1, $2, false), ..." and its
+    // parameters; empty when none is set.
+    std::string settings_sql_;
+    std::vector<std::optional<std::string>> settings_params_;
     std::string secret_;
     std::string description_;
     std::vector<std::pair<std::string, std::string>> settings_;
@@ -219,6 +280,7 @@ postgres_result exec(Lease& lease, std::string_view sql,
 namespace postgres {
 using driver = postgres_driver;
 using options = postgres_options;
+using isolation = postgres_isolation;
 using connection = postgres_connection;
 using error = postgres_error;
 using result = postgres_result;
