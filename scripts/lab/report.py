@@ -2,6 +2,7 @@
 API and Locust's CSV, as PNGs and one self-contained HTML report (images inlined, no CDN).
 
     report.py --prometheus URL --out DIR      (DIR holds phases.tsv and Locust's CSV files)
+    report.py --again --out DIR               draws again from DIR/series.json (no Prometheus)
 
 Writes DIR/series.json (what was drawn), DIR/<panel>.png, DIR/overview.png, DIR/report.html.
 """
@@ -179,20 +180,25 @@ window.addEventListener("load", () => {{
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prometheus", required=True)
+    source = ap.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prometheus", help="the Prometheus that scraped the lab")
+    source.add_argument("--again", action="store_true", help="draw from DIR/series.json")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     phases = lab_data.read_phases(args.out)
     t0 = phases[0]["start"]
-    start, end = phases[0]["start"] - 5, phases[-1]["end"] + 5
-    series = lab_data.fetch_series(args.prometheus, start, end)
-    history = []
-    totals = {}
-    for p in phases:
-        history += [(t, (rps, fps, p95)) for t, rps, fps, p95 in lab_data.read_locust_history(args.out, p["phase"])]
-        totals[p["phase"]] = lab_data.read_locust_totals(args.out, p["phase"])
-    with open(os.path.join(args.out, "series.json"), "w") as f:
-        json.dump({"phases": phases, "prometheus": series, "locust_history": history, "totals": totals}, f)
+    totals = {p["phase"]: lab_data.read_locust_totals(args.out, p["phase"]) for p in phases}
+    saved = os.path.join(args.out, "series.json")
+    if args.again:
+        with open(saved) as f:
+            kept = json.load(f)
+        series, history = kept["prometheus"], [(t, tuple(row)) for t, row in kept["locust_history"]]
+    else:
+        series = lab_data.fetch_series(args.prometheus, phases[0]["start"] - 5, phases[-1]["end"] + 5)
+        history = [(t, (rps, fps, p95)) for p in phases
+                   for t, rps, fps, p95 in lab_data.read_locust_history(args.out, p["phase"])]
+        with open(saved, "w") as f:
+            json.dump({"phases": phases, "prometheus": series, "locust_history": history, "totals": totals}, f)
 
     panels = draw_panels(series, history, phases, t0)
     drawn = {}
