@@ -7,8 +7,10 @@
 #   2. pool 10, 20 users, no diagnosis, a shortened acquire_timeout: pending climbs, requests/s
 #      collapse, timeouts (the write-up's graph)
 #   3. the same with the detector (fail_fast): the knot named within milliseconds in the log
-#      and the metrics, and broken by failing one login
-#   4. the pool sized from what Prometheus saw (poolsize --prometheus): 20 users, 0 errors
+#      and the metrics, and broken by failing one login; a second instance (10 users) joins:
+#      the fleet
+#   4. both pools sized from what Prometheus saw (poolsize --prometheus): 0 errors; and
+#      poolsize --check shows the same fleet failing on a server with 40 connections
 #
 # then renders build/lab/report.html and the PNGs from Prometheus' HTTP API and Locust's CSV.
 #
@@ -104,12 +106,13 @@ setsid --wait bash "$here/db/$db_script" start "$tmp/db" >"$out/db.log" 2>&1 || 
 eval "$(bash "$here/db/$db_script" env "$tmp/db")"
 
 service_port="$(db_free_port)"
+fleet_port="$(db_free_port)"
 prometheus_port="$(db_free_port)"
 prometheus_url="http://127.0.0.1:$prometheus_port"
 mkdir -p "$tmp/prometheus"
 lab_prometheus_config "$tmp/prometheus/prometheus.yml" "$root/dashboards/alerts/lifeguard.rules.yml" \
-    "127.0.0.1:$service_port"
-say "starting Prometheus on $prometheus_url (scrapes 127.0.0.1:$service_port every second)"
+    "127.0.0.1:$service_port" "127.0.0.1:$fleet_port"
+say "starting Prometheus on $prometheus_url (scrapes 127.0.0.1:$service_port and :$fleet_port every second)"
 lab_prometheus_start "$tmp/prometheus" "$prometheus_port" || die "Prometheus did not become ready"
 
 # --- 3. the phases ---------------------------------------------------------------------------
@@ -120,54 +123,93 @@ else
 fi
 printf 'phase\ttitle\tstart\tend\tusers\tpool\tpolicy\tacquire_timeout_ms\n' >"$out/phases.tsv"
 
-# run_phase N TITLE USERS SPAWN_RATE POOL POLICY TIMEOUT_MS SECONDS: the service with these
-# settings under Locust for SECONDS; the service must stop cleanly afterwards.
+# start_instance N NAME PORT POOL POLICY TIMEOUT_MS [ARGS...]: one login_service for phase N,
+# up and scraped; sets instance_pid.
+start_instance() {
+    local n="$1" name="$2" port="$3" pool="$4" policy="$5" timeout_ms="$6"
+    shift 6
+    local log="$out/phase$n-$name.log"
+    lab_start "$name phase $n" "$log" "$service" --db "$db" --port "$port" --pool-size "$pool" --policy "$policy" \
+        --acquire-timeout-ms "$timeout_ms" --phase "$n" --instance "$name" "$@"
+    instance_pid=$lab_last_pid
+    lab_wait_http 30 "http://127.0.0.1:$port/health" || { tail -n 20 "$log" >&2; die "$name did not start in phase $n"; }
+    lab_wait_scraped "$prometheus_url" login_service "127.0.0.1:$port" 30 || die "Prometheus does not scrape $name"
+}
+
+# stop_instance N NAME PID: SIGTERM; in-flight requests finish, the pool must close idle.
+stop_instance() {
+    local n="$1" name="$2" pid="$3" log="$out/phase$1-$2.log"
+    lab_stop "$pid" "$name phase $n" 30 || { tail -n 20 "$log" >&2; die "$name did not stop cleanly after phase $n"; }
+    grep -q '^stopped: pool closed with 0 leased, 0 waiting' "$log" || die "$name phase $n: the pool was not idle when closed"
+}
+
+# run_phase N TITLE USERS SPAWN_RATE POOL POLICY TIMEOUT_MS SECONDS FLEET_USERS: the service with
+# these settings under Locust for SECONDS; with FLEET_USERS > 0 a second instance, the same
+# settings, gets that many more users. The instances must stop cleanly afterwards.
 run_phase() {
-    local n="$1" title="$2" users="$3" rate="$4" pool="$5" policy="$6" timeout_ms="$7" seconds="$8" schema=()
+    local n="$1" title="$2" users="$3" rate="$4" pool="$5" policy="$6" timeout_ms="$7" seconds="$8" fleet_users="$9"
+    local schema=() hosts="http://127.0.0.1:$service_port=$users" a_pid b_pid=""
     [ "$n" = 1 ] && schema=(--create-schema)
     say "phase $n: $title (pool $pool, $users users, policy $policy, acquire_timeout $timeout_ms ms, $seconds s)"
-    lab_start "login_service phase $n" "$out/phase$n-service.log" "$service" --db "$db" --port "$service_port" \
-        --pool-size "$pool" --policy "$policy" --acquire-timeout-ms "$timeout_ms" --phase "$n" \
-        --instance login-service "${schema[@]}"
-    local service_pid=$lab_last_pid
-    lab_wait_http 30 "http://127.0.0.1:$service_port/health" ||
-        { tail -n 20 "$out/phase$n-service.log" >&2; die "login_service did not start in phase $n"; }
-    lab_wait_scraped "$prometheus_url" login_service 30 || die "Prometheus does not scrape the service"
-    local t0 t1
+    start_instance "$n" login-service "$service_port" "$pool" "$policy" "$timeout_ms" "${schema[@]}"
+    a_pid=$instance_pid
+    if [ "$fleet_users" -gt 0 ]; then
+        say "         a second instance login-service-b: pool $pool, $fleet_users users"
+        start_instance "$n" login-service-b "$fleet_port" "$pool" "$policy" "$timeout_ms"
+        b_pid=$instance_pid
+        hosts+=",http://127.0.0.1:$fleet_port=$fleet_users"
+    fi
+    local t0 t1 status=0
     t0=$(date +%s.%N)
-    lab_start "locust phase $n" "$out/phase$n-locust.log" locust -f "$root/examples/login_service/load/locustfile.py" \
-        --headless --users "$users" --spawn-rate "$rate" --run-time "${seconds}s" --stop-timeout 5 \
-        --host "http://127.0.0.1:$service_port" --csv "$out/phase$n" --csv-full-history --only-summary \
-        --exit-code-on-error 0
+    LAB_HOSTS="$hosts" lab_start "locust phase $n" "$out/phase$n-locust.log" locust \
+        -f "$root/examples/login_service/load/locustfile.py" --headless --users $((users + fleet_users)) \
+        --spawn-rate "$rate" --run-time "${seconds}s" --stop-timeout 5 --host "http://127.0.0.1:$service_port" \
+        --csv "$out/phase$n" --csv-full-history --only-summary --exit-code-on-error 0
     locust_pid=$lab_last_pid
-    local status=0
     wait "$locust_pid" || status=$?
     lab_forget "$locust_pid"
     [ "$status" = 0 ] || { tail -n 20 "$out/phase$n-locust.log" >&2; die "Locust failed in phase $n (status $status)"; }
     t1=$(date +%s.%N)
     sleep 1.5  # one more scrape of the phase's last state (Prometheus scrapes every second)
     curl -fsS --max-time 5 "$prometheus_url/api/v1/alerts" >"$out/phase$n-alerts.json" || die "no alerts from Prometheus"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$title" "$t0" "$t1" "$users" "$pool" "$policy" "$timeout_ms" \
-        >>"$out/phases.tsv"
-    lab_stop "$service_pid" "login_service phase $n" 30 ||
-        { tail -n 20 "$out/phase$n-service.log" >&2; die "login_service did not stop cleanly after phase $n"; }
-    grep -q '^stopped: pool closed with 0 leased, 0 waiting' "$out/phase$n-service.log" ||
-        die "login_service phase $n: the pool was not idle when closed"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$title" "$t0" "$t1" $((users + fleet_users)) "$pool" "$policy" \
+        "$timeout_ms" >>"$out/phases.tsv"
+    stop_instance "$n" login-service "$a_pid"
+    [ -z "$b_pid" ] || stop_instance "$n" login-service-b "$b_pid"
+}
+
+# The server's connection limit, for the fleet's budget.
+server_max_connections() {
+    if [ "$db" = mariadb ]; then
+        MYSQL_PWD="$LIFEGUARD_MYSQL_PASSWORD" mariadb --protocol=tcp -h 127.0.0.1 -P "$LIFEGUARD_MYSQL_PORT" \
+            -u "$LIFEGUARD_MYSQL_USER" -N -e 'SELECT @@max_connections'
+    else
+        psql "$LIFEGUARD_PG_CONNINFO" -At -c 'SHOW max_connections'
+    fi
 }
 
 # Phase 1 ramps its users up (2 a second) as a load test does: 10 logins at the same instant
 # would knot a pool of 10 at once (Tn 10 needs 11 connections). Its acquire_timeout is the
 # shortened one too, so that a rare knot costs seconds, not the run.
-run_phase 1 "steady" 10 2 10 ignore "$short_timeout_ms" "${durations[0]}"
-run_phase 2 "no diagnosis" 20 20 10 ignore "$short_timeout_ms" "${durations[1]}"
-run_phase 3 "with the detector" 20 20 10 fail_fast "$short_timeout_ms" "${durations[2]}"
+run_phase 1 "steady" 10 2 10 ignore "$short_timeout_ms" "${durations[0]}" 0
+run_phase 2 "no diagnosis" 20 20 10 ignore "$short_timeout_ms" "${durations[1]}" 0
+run_phase 3 "with the detector, a fleet of 2" 20 30 10 fail_fast "$short_timeout_ms" "${durations[2]}" 10
 
-say "sizing the pool from what Prometheus saw (the detector's safe size Tn x (Cm - 1) + 1)"
-sized="$(lab_prometheus_value "$prometheus_url" 'max(max_over_time(hikaricp_connections_safe_size{job="login_service"}[10m]))')"
-[ -n "$sized" ] || die "Prometheus saw no safe size (hikaricp_connections_safe_size) in phase 3"
-sized="${sized%%.*}"
-say "the detector measured a safe size of $sized"
-run_phase 4 "sized from Prometheus" 20 20 "$sized" report 30000 "${durations[3]}"
+limit="$(server_max_connections)" || die "cannot read the server's max_connections"
+sizing=(--prometheus "$prometheus_url" --job login_service --metric-prefix hikaricp --cores "$(nproc)")
+say "sizing the pools from what Prometheus saw: poolsize ${sizing[*]} --server-max-connections $limit"
+"$poolsize" "${sizing[@]}" --server-max-connections "$limit" >"$out/poolsize.txt" 2>&1 ||
+    { cat "$out/poolsize.txt" >&2; die "poolsize --prometheus failed"; }
+"$poolsize" "${sizing[@]}" --server-max-connections "$limit" --json >"$out/poolsize.json" 2>"$out/poolsize.log" ||
+    { cat "$out/poolsize.log" >&2; die "poolsize --prometheus --json failed"; }
+sed 's/^/    /' "$out/poolsize.txt" | head -n 8
+sized="$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["max_size"])' "$out/poolsize.json")"
+# The same fleet on a server with 40 connections: poolsize --check must fail (exit 3).
+check_status=0
+"$poolsize" "${sizing[@]}" --server-max-connections 40 --check "$sized" >"$out/fleet-check.txt" 2>&1 || check_status=$?
+echo "exit status $check_status" >>"$out/fleet-check.txt"
+say "poolsize --check $sized with a 40-connection server: exit $check_status (3: the fleet does not fit)"
+run_phase 4 "sized by poolsize --prometheus" 20 30 "$sized" report 30000 "${durations[3]}" 10
 
 # --- 4. the picture --------------------------------------------------------------------------
 say "rendering the report from Prometheus and Locust's CSV"

@@ -3,7 +3,9 @@
   phase 2: Locust saw failures, and Prometheus saw pending > 0 and the timeouts alert firing;
   phase 3: the service's log names the knot, found before any acquire_timeout ran out (the
            detector, not a timeout), with the delay in milliseconds; the deadlock alert fired;
-  phase 4: 0 failures, with a pool at least as large as the safe size measured in phase 3.
+  phase 4: 0 failures; poolsize --prometheus saw both instances, Tn 20 on the first, and
+           recommended the worst instance's Tn x (Cm - 1) + 1 (21 with Cm 2); its --check failed
+           that fleet on a server with 40 connections.
 
     check_phases.py DIR [--prometheus URL]
 """
@@ -40,7 +42,7 @@ def main():
         misses.append("phase 2: the alert LifeguardPoolTimeoutsRising was not firing")
 
     timeout_ms = float(phases[3]["acquire_timeout_ms"])
-    with open(os.path.join(out, "phase3-service.log"), errors="replace") as f:
+    with open(os.path.join(out, "phase3-login-service.log"), errors="replace") as f:
         knots = [float(m.group(1)) for m in re.finditer(r"knot named ([0-9.]+) ms after it closed", f.read())]
     if not knots:
         misses.append("phase 3: the service's log names no knot")
@@ -55,6 +57,23 @@ def main():
         misses.append(f"phase 4: {p4['failures']} failures: {p4['reasons']}")
     if p4["requests"] == 0:
         misses.append("phase 4: Locust made no requests")
+
+    with open(os.path.join(out, "poolsize.json")) as f:
+        sized = json.load(f)
+    fleet = sized.get("prometheus", {}).get("instances", [])
+    if len({i["instance"] for i in fleet}) != 2:
+        misses.append(f"poolsize --prometheus saw {len(fleet)} instance(s), not the fleet of 2: {fleet}")
+    # Instance A had 20 users: Tn 20, and Cm at least 2 (the login's nested id), so at least 21.
+    # The recommendation is the worst instance's Tn x (Cm - 1) + 1 as Prometheus saw it.
+    tasks = max((i["tasks"] for i in fleet), default=0)
+    want = max((i["tasks"] * (i["connections_per_task"] - 1) + 1 for i in fleet), default=0)
+    if tasks != 20 or sized.get("max_size") != want or want < 21:
+        misses.append(f"poolsize --prometheus recommends max_size {sized.get('max_size')} from {fleet}: "
+                      f"want Tn 20 on one instance and max_size = max Tn x (Cm - 1) + 1 = {want} >= 21")
+    with open(os.path.join(out, "fleet-check.txt")) as f:
+        check = f.read()
+    if "exit status 3" not in check or "does NOT fit" not in check:
+        misses.append("poolsize --check did not fail the fleet on a 40-connection server: " + check[-300:])
 
     for m in misses:
         print("check_phases: " + m, file=sys.stderr)

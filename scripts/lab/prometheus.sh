@@ -42,11 +42,11 @@ lab_prometheus_value() {
         /usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 }
 
-# lab_wait_scraped URL JOB SECONDS: waits until Prometheus has scraped every target of JOB.
+# lab_wait_scraped URL JOB TARGET SECONDS: waits until Prometheus has scraped TARGET of JOB.
 lab_wait_scraped() {
-    local url="$1" job="$2" seconds="$3" tries
+    local url="$1" job="$2" target="$3" seconds="$4" tries
     for ((tries = 0; tries < seconds * 5; tries++)); do
-        [ "$(lab_prometheus_value "$url" "min(up{job=\"$job\"})")" = "1" ] && return 0
+        [ "$(lab_prometheus_value "$url" "up{job=\"$job\", instance=\"$target\"}")" = "1" ] && return 0
         sleep 0.2
     done
     return 1

@@ -121,11 +121,12 @@ def alerts_of(out, phase):
 
 
 def knot_lines(out, phase):
-    path = os.path.join(out, f"phase{phase}-service.log")
-    if not os.path.exists(path):
-        return []
-    with open(path, errors="replace") as f:
-        return [l.strip() for l in f if "knot named" in l]
+    lines = []
+    for name in sorted(os.listdir(out)):
+        if name.startswith(f"phase{phase}-login-service") and name.endswith(".log"):
+            with open(os.path.join(out, name), errors="replace") as f:
+                lines += [l.strip() for l in f if "knot named" in l]
+    return lines
 
 
 def write_html(out, phases, totals, panels, drawn):
@@ -141,6 +142,12 @@ def write_html(out, phases, totals, panels, drawn):
             f"<td class=small>{reasons}</td><td class=small>{alerts}</td></tr>")
     knots = [l for p in phases for l in knot_lines(out, p["phase"])]
     knot_html = "".join(f"<li><code>{html.escape(l)}</code></li>" for l in knots[:5]) or "<li>none</li>"
+    sizing = ""
+    for name, heading in (("poolsize.txt", "poolsize --prometheus"), ("fleet-check.txt", "poolsize --check on a 40-connection server")):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                sizing += f"<h3>{html.escape(heading)}</h3><pre>{html.escape(f.read())}</pre>"
     figures = []
     for stem, title, _ in panels:
         with open(os.path.join(out, f"{stem}.png"), "rb") as f:
@@ -156,7 +163,7 @@ body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; font-size: 13px; }} td, th {{ border: 1px solid #ccc; padding: 3px 6px; }}
 .small {{ font-size: 11px; }} .panels {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 figure.panel {{ margin: 0; border: 1px solid #ddd; padding: 6px; }} figure.panel img {{ width: 560px; }}
-figcaption {{ font-weight: bold; font-size: 13px; }}
+figcaption {{ font-weight: bold; font-size: 13px; }} pre {{ font-size: 11px; background: #f7f7f7; padding: 6px; }}
 </style></head>
 <body data-panels="{len(panels)}">
 <h1>lifeguard load-test lab</h1>
@@ -165,6 +172,7 @@ figcaption {{ font-weight: bold; font-size: 13px; }}
 {''.join(rows)}</table>
 <h2>What the detector said</h2><ul id="knots">{knot_html}</ul>
 <h2>Panels</h2><div class="panels">{''.join(figures)}</div>
+<h2>What poolsize made of it</h2><div id="sizing">{sizing or "<p>not run</p>"}</div>
 <script>
 // Marks the page as rendered once every panel's image has decoded (checked by tests/lab).
 window.addEventListener("load", () => {{

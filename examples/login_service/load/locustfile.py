@@ -9,14 +9,40 @@ says why, not only "503".
     locust -f locustfile.py --headless -u 20 -r 20 -t 60s --host http://127.0.0.1:8080 \
         --csv build/lab/phase2 --csv-full-history
 
-LAB_THINK_MS (default 5) is the pause between requests of one user.
+LAB_THINK_MS (default 5) is the pause between requests of one user. LAB_HOSTS spreads the users
+over a fleet: "http://127.0.0.1:8080=20,http://127.0.0.1:8081=10" sends the first 20 users to
+the first instance and the next 10 to the second (users beyond the total go to --host).
 """
+import itertools
 import os
 import uuid
 
 from locust import HttpUser, between, task
 
 THINK_S = int(os.environ.get("LAB_THINK_MS", "5")) / 1000.0
+_user_numbers = itertools.count()
+
+
+def _fleet(spec):
+    """[(base URL, users)] from LAB_HOSTS; a malformed entry is an error naming it."""
+    hosts = []
+    for item in filter(None, spec.split(",")):
+        url, _, count = item.rpartition("=")
+        if not url.startswith("http") or not count.isdigit():
+            raise ValueError(f"LAB_HOSTS: expected URL=USERS, got {item!r}")
+        hosts.append((url, int(count)))
+    return hosts
+
+
+FLEET = _fleet(os.environ.get("LAB_HOSTS", ""))
+
+
+def _host_of(number):
+    for url, count in FLEET:
+        if number < count:
+            return url
+        number -= count
+    return None
 
 
 def _checked(response, name):
@@ -36,6 +62,11 @@ def _checked(response, name):
 
 class NewUser(HttpUser):
     wait_time = between(THINK_S * 0.5, THINK_S * 1.5)
+
+    def on_start(self):
+        host = _host_of(next(_user_numbers))
+        if host:
+            self.client.base_url = host
 
     @task
     def first_visit(self):
