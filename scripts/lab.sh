@@ -193,7 +193,7 @@ server_max_connections() {
 # shortened one too, so that a rare knot costs seconds, not the run.
 run_phase 1 "steady" 10 2 10 ignore "$short_timeout_ms" "${durations[0]}" 0
 run_phase 2 "no diagnosis" 20 20 10 ignore "$short_timeout_ms" "${durations[1]}" 0
-run_phase 3 "with the detector, a fleet of 2" 20 30 10 fail_fast "$short_timeout_ms" "${durations[2]}" 10
+run_phase 3 "detector, fleet of 2" 20 30 10 fail_fast "$short_timeout_ms" "${durations[2]}" 10
 
 limit="$(server_max_connections)" || die "cannot read the server's max_connections"
 sizing=(--prometheus "$prometheus_url" --job login_service --metric-prefix hikaricp --cores "$(nproc)")
@@ -209,7 +209,7 @@ check_status=0
 "$poolsize" "${sizing[@]}" --server-max-connections 40 --check "$sized" >"$out/fleet-check.txt" 2>&1 || check_status=$?
 echo "exit status $check_status" >>"$out/fleet-check.txt"
 say "poolsize --check $sized with a 40-connection server: exit $check_status (3: the fleet does not fit)"
-run_phase 4 "sized by poolsize --prometheus" 20 30 "$sized" report 30000 "${durations[3]}" 10
+run_phase 4 "sized by poolsize" 20 30 "$sized" report 30000 "${durations[3]}" 10
 
 # --- 4. the picture --------------------------------------------------------------------------
 say "rendering the report from Prometheus and Locust's CSV"

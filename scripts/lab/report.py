@@ -35,7 +35,7 @@ def mark_phases(ax, phases, t0):
 GAP_S = 3  # samples further apart than this are not joined (between phases nothing runs)
 
 
-def line(ax, values, t0, label, colour, step=False, dashed=False):
+def line(ax, values, t0, label, colour, step=False, dashed=False, zorder=2):
     """Draws one series; returns how many points it has."""
     xs, ys, previous = [], [], None
     for t, v in values:
@@ -48,7 +48,7 @@ def line(ax, values, t0, label, colour, step=False, dashed=False):
         ys.append(v)
         previous = t
     style = {"label": label, "color": colour, "linewidth": 1.2 if dashed else 1.8,
-             "linestyle": "--" if dashed else "-"}
+             "linestyle": "--" if dashed else "-", "zorder": zorder}
     if step:
         ax.step(xs, ys, where="post", **style)
     else:
@@ -62,9 +62,11 @@ def finish(ax, title, ylabel, phases, t0):
     ax.set_ylabel(ylabel, fontsize=8)
     ax.set_xlabel("seconds since the lab started", fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1] * 1.15, 1))
+    top = max(ax.get_ylim()[1] * 1.15, 1)
+    ax.set_ylim(bottom=-0.03 * top, top=top)  # a series at 0 stays visible above the axis
     mark_phases(ax, phases, t0)
-    ax.legend(fontsize=7, loc="upper right")
+    # Outside the plot area, so that the area holds only the series (check_report.py counts them there).
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.grid(alpha=0.3)
 
 
@@ -79,8 +81,10 @@ def draw_panels(series, history, phases, t0):
     for key, by_name in sorted(series["pools"].items()):
         def draw(ax, by_name=by_name, key=key):
             counts = {}
-            for name, colour in lab_data.POOL_SERIES.items():
-                counts[name] = line(ax, by_name.get(name, []), t0, name, colour, step=True, dashed=name == "max")
+            # pending on top: at 0 it would otherwise hide under idle and active
+            for z, (name, colour) in enumerate(reversed(lab_data.POOL_SERIES.items())):
+                counts[name] = line(ax, by_name.get(name, []), t0, name, colour, step=True, dashed=name == "max",
+                                    zorder=2 + z)
             finish(ax, f"pool {key}: connections", "connections", phases, t0)
             return counts
         panels.append((f"pool-{slug(key)}", f"Pool {key}: pending / active / idle / max", draw))
@@ -129,7 +133,7 @@ def knot_lines(out, phase):
     return lines
 
 
-def write_html(out, phases, totals, panels, drawn):
+def write_html(out, phases, totals, panels, drawn, boxes):
     rows = []
     for p in phases:
         t = totals[p["phase"]]
@@ -153,7 +157,8 @@ def write_html(out, phases, totals, panels, drawn):
         with open(os.path.join(out, f"{stem}.png"), "rb") as f:
             data = base64.b64encode(f.read()).decode()
         series = ",".join(f"{k}:{v}" for k, v in drawn[stem].items())
-        figures.append(f'<figure class="panel" id="panel-{stem}" data-series="{series}"><figcaption>'
+        figures.append(f'<figure class="panel" id="panel-{stem}" data-series="{series}" '
+                       f'data-plot-box="{boxes[stem]}"><figcaption>'
                        f'{html.escape(title)}</figcaption><img alt="{html.escape(title)}" '
                        f'src="data:image/png;base64,{data}"></figure>')
     page = f"""<!DOCTYPE html>
@@ -209,12 +214,16 @@ def main():
             json.dump({"phases": phases, "prometheus": series, "locust_history": history, "totals": totals}, f)
 
     panels = draw_panels(series, history, phases, t0)
-    drawn = {}
+    drawn, boxes = {}, {}
     for stem, _, draw in panels:
-        fig, ax = plt.subplots(figsize=(8, 3.2), dpi=100)
+        fig, ax = plt.subplots(figsize=(9, 3.2), dpi=100)
         drawn[stem] = draw(ax)
         fig.tight_layout()
         fig.savefig(os.path.join(args.out, f"{stem}.png"))
+        # The plot area in the PNG's pixels (left, top, right, bottom), as saved above.
+        box = ax.get_window_extent()
+        height = fig.bbox.height
+        boxes[stem] = f"{int(box.x0) + 2},{int(height - box.y1) + 2},{int(box.x1) - 2},{int(height - box.y0) - 2}"
         plt.close(fig)
     rows = (len(panels) + 1) // 2
     fig, axes = plt.subplots(rows, 2, figsize=(14, 3.2 * rows), dpi=90, squeeze=False)
@@ -223,9 +232,9 @@ def main():
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "overview.png"))
+    fig.savefig(os.path.join(args.out, "overview.png"), bbox_inches="tight")
     plt.close(fig)
-    write_html(args.out, phases, totals, panels, drawn)
+    write_html(args.out, phases, totals, panels, drawn, boxes)
     for stem, _, _ in panels:
         print(f"report: {stem}.png holds " + ", ".join(f"{k} ({v} points)" for k, v in drawn[stem].items()))
     print(f"report: {os.path.join(args.out, 'report.html')}")

@@ -5,7 +5,7 @@
     panels the lab promises are there;
   - Chromium's screenshot of it is not blank;
   - every PNG holds the series it claims (data-series): pixels of each series' colour, drawn
-    by matplotlib, in that panel's PNG.
+    by matplotlib, inside that panel's plot area (data-plot-box; the legend is outside it).
 
     check_report.py DIR      exit 0 when all holds, 1 naming every miss
 """
@@ -62,7 +62,11 @@ def main():
         misses.append("the page did not finish rendering (no data-rendered-panels on <body>)")
     elif rendered.group(1) != declared.group(1):
         misses.append(f"only {rendered.group(1)} of {declared.group(1)} panel images decoded in Chromium")
-    panels = dict(re.findall(r'<figure class="panel" id="panel-([a-z0-9-]+)" data-series="([^"]*)"', dom.stdout))
+    found_panels = re.findall(
+        r'<figure class="panel" id="panel-([a-z0-9-]+)" data-series="([^"]*)" data-plot-box="(\d+),(\d+),(\d+),(\d+)"',
+        dom.stdout)
+    panels = {stem: series for stem, series, *_ in found_panels}
+    plot_boxes = {stem: tuple(int(v) for v in box) for stem, _, *box in found_panels}
     for name in EXPECTED_PANELS:
         if name not in panels:
             misses.append(f"panel '{name}' missing from the rendered page")
@@ -81,7 +85,11 @@ def main():
                 misses.append(f"the screenshot is blank ({ink:.1%} of it is not white)")
 
     for stem, series in panels.items():
-        image = mpimg.imread(os.path.join(out, f"{stem}.png"))
+        left, top, right, bottom = plot_boxes[stem]
+        image = mpimg.imread(os.path.join(out, f"{stem}.png"))[top:bottom, left:right]
+        if image.size == 0:
+            misses.append(f"{stem}.png: the plot area {plot_boxes[stem]} is empty")
+            continue
         for item in series.split(","):
             name, points = item.split(":")
             if int(points) == 0:
