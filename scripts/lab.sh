@@ -99,6 +99,7 @@ fi
 # --- 2. the database, Prometheus -------------------------------------------------------------
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/lifeguard-lab.XXXXXX")"
 chmod 755 "$tmp"
+say "work directory $tmp (removed at the end)"
 if [ "$db" = mariadb ]; then db_script=mariadb.sh; else db_script=pg.sh; fi
 say "starting a throwaway $db"
 db_started=1
