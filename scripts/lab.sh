@@ -32,7 +32,7 @@ source "$here/db/common.sh"
 
 short=0 db=mariadb out="$root/build/lab" service="" poolsize=""
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
     exit "$1"
 }
 while [ $# -gt 0 ]; do
