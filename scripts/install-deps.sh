@@ -10,6 +10,7 @@ packages=(
   libpq-dev libmysqlcppconn-dev libsoci-dev
   postgresql-15 postgresql-client-15 mariadb-server mariadb-client pgbouncer prometheus
   iproute2 iptables socat procps curl openssl
+  libcpp-httplib-dev python3-locust python3-matplotlib chromium fonts-dejavu-core
 )
 
 missing=()

@@ -330,8 +330,8 @@ INSTANTIATE_TEST_SUITE_P(
         bad_usage_case{{"--cores", "1"}, "missing required input: --tasks N"},
         bad_usage_case{{"--tasks", "5"}, "missing required input: --cores N"},
         bad_usage_case{{},
-                       "missing required input: --tasks N (tasks that may hold connections at once) or "
-                       "--snapshot FILE; --cores N"},
+                       "missing required input: --tasks N (tasks that may hold connections at once), "
+                       "--snapshot FILE or --prometheus URL; --cores N"},
         bad_usage_case{{"--tasks", "5", "--cores", "1", "--reserved", "3"},
                        "--reserved requires --server-max-connections"},
         bad_usage_case{

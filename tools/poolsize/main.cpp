@@ -3,13 +3,18 @@
 // `--check SIZE` turns it into a CI gate. Exit status: 0 ok, 2 bad usage or unusable input,
 // 3 check failed. Users script it: option names, JSON field names and exit codes are an API.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "count.hpp"
 #include "plan.hpp"
+#include "prometheus_source.hpp"
 #include "server_limits.hpp"
 #include "snapshot.hpp"
 #include "usage_error.hpp"
@@ -35,6 +40,7 @@ struct arguments {
     std::optional<std::string> pool;
     std::optional<std::string> check;
     std::optional<std::string> pg;
+    prometheus_query prometheus;  ///< used when prometheus.url is set
     bool json = false;
 };
 
@@ -44,7 +50,28 @@ std::optional<std::size_t> count_of(const std::optional<std::string>& text, cons
     return parse_count(option, *text, zero_rule);
 }
 
-request make_request(const arguments& args) {
+// --prometheus: the fleet's observations become one request per pool name, sized for the worst
+// instance (a fleet runs one configuration), with instances = the instances Prometheus saw.
+void add_fleet(request& req, const std::vector<observed_pool>& fleet, const arguments& args) {
+    std::map<std::string, pool_request> by_pool;
+    std::set<std::string> instances;
+    for (const auto& o : fleet) {
+        instances.insert(o.instance);
+        auto& r = by_pool[o.pool];
+        r.name = o.pool;
+        r.tasks = std::max(r.tasks, o.tasks);
+        r.connections_per_task = std::max(r.connections_per_task, o.per_task);
+        if (o.max_size) r.configured_max_size = std::max(r.configured_max_size.value_or(0), *o.max_size);
+    }
+    if (req.check && by_pool.size() > 1)
+        throw usage_error("--check " + *args.check + ": Prometheus shows " + std::to_string(by_pool.size()) +
+                          " pools; --check gates one pool (select one job with --job)");
+    req.instances = instances.size();
+    req.several = by_pool.size() > 1;
+    for (auto& [name, r] : by_pool) req.pools.push_back(std::move(r));
+}
+
+request make_request(const arguments& args, std::vector<observed_pool>& fleet) {
     request req;
     // Numbers first: they are cheap to check, and a typo should not wait for a database.
     const auto tasks = count_of(args.tasks, "--tasks", "Tn counts tasks that hold connections at once");
@@ -59,8 +86,8 @@ request make_request(const arguments& args) {
     req.check = count_of(args.check, "--check", "a pool's max_size is at least 1");
 
     std::string missing;
-    if (!tasks && !args.snapshot) {
-        missing += "--tasks N (tasks that may hold connections at once) or --snapshot FILE";
+    if (!tasks && !args.snapshot && args.prometheus.url.empty()) {
+        missing += "--tasks N (tasks that may hold connections at once), --snapshot FILE or --prometheus URL";
     }
     if (!cores) {
         missing += std::string(missing.empty() ? "" : "; ") + "--cores N (the database server's cores)";
@@ -123,6 +150,9 @@ request make_request(const arguments& args) {
                                   "); take the snapshot while the workload runs");
             }
         }
+    } else if (!args.prometheus.url.empty()) {
+        fleet = read_prometheus(args.prometheus);
+        add_fleet(req, fleet, args);
     } else {
         req.pools.push_back(pool_request{{}, *tasks, per_task.value_or(1), std::nullopt, {}});
     }
@@ -134,6 +164,30 @@ request make_request(const arguments& args) {
         req.server = server_request{limits.max_connections, limits.reserved(), true, std::move(limits)};
     }
     return req;
+}
+
+// What was read from Prometheus, before the recommendation.
+std::string fleet_text(const prometheus_query& q, const std::vector<observed_pool>& fleet) {
+    std::string s = "from Prometheus " + q.url + (q.job ? " (job " + *q.job + ")" : std::string()) + ", last " +
+                    q.window + ":\n";
+    for (const auto& o : fleet) {
+        s += "  instance " + o.instance + " pool " + o.pool + ": Tn " + std::to_string(o.tasks) + ", Cm " +
+             std::to_string(o.per_task) +
+             (o.max_size ? ", max_size " + std::to_string(*o.max_size) : std::string(", max_size unknown")) + "\n";
+    }
+    return s + "\n";
+}
+
+nlohmann::ordered_json fleet_json(const prometheus_query& q, const std::vector<observed_pool>& fleet) {
+    nlohmann::ordered_json instances = nlohmann::ordered_json::array();
+    for (const auto& o : fleet) {
+        nlohmann::ordered_json i = {{"instance", o.instance}, {"pool", o.pool}, {"tasks", o.tasks},
+                                    {"connections_per_task", o.per_task}};
+        i["max_size"] = o.max_size ? nlohmann::ordered_json(*o.max_size) : nlohmann::ordered_json(nullptr);
+        instances.push_back(std::move(i));
+    }
+    return {{"url", q.url}, {"job", q.job ? nlohmann::ordered_json(*q.job) : nlohmann::ordered_json(nullptr)},
+            {"window", q.window}, {"instances", std::move(instances)}};
 }
 
 int run(int argc, char** argv) {
@@ -148,6 +202,8 @@ int run(int argc, char** argv) {
         "  poolsize --tasks 50 --connections-per-task 2 --cores 1 --spindles 1\n"
         "  poolsize --snapshot lifeguard-snapshot.json --pool app --cores 4 --instances 3 \\\n"
         "           --server-max-connections 100 --reserved 3 --check 20 --json\n"
+        "  poolsize --prometheus http://127.0.0.1:9090 --job shop --metric-prefix hikaricp --cores 4 \\\n"
+        "           --server-max-connections 100 --check 21\n"
         "Full documentation: share/lifeguard/doc/poolsize.md under the install prefix");
     arguments args;
     auto* tasks = app.add_option("--tasks", args.tasks,
@@ -160,7 +216,7 @@ int run(int argc, char** argv) {
     app.add_option("--spindles", args.spindles,
                    "the database server's effective spindles (default 0: active data set cached)")
         ->type_name("N");
-    app.add_option("--instances", args.instances, "service instances sharing the server (default 1)")
+    auto* instances = app.add_option("--instances", args.instances, "service instances sharing the server (default 1)")
         ->type_name("N");
     auto* server_max = app.add_option("--server-max-connections", args.server_max_connections,
                                       "the server's max_connections")
@@ -180,12 +236,27 @@ int run(int argc, char** argv) {
     app.add_option("--check", args.check,
                    "exit 3 if SIZE is below the deadlock-free minimum or the fleet does not fit the server")
         ->type_name("SIZE");
+    auto* prometheus = app.add_option("--prometheus", args.prometheus.url,
+                                      "read every instance's observed Tn, Cm and max_size from Prometheus")
+                           ->type_name("URL");
+    auto* job = app.add_option("--job", args.prometheus.job, "with --prometheus: only this scrape job's series")
+                    ->type_name("NAME");
+    auto* metric_prefix = app.add_option("--metric-prefix", args.prometheus.prefix,
+                                         "with --prometheus: the services' metric prefix (default lifeguard)")
+                              ->type_name("PREFIX");
+    auto* window = app.add_option("--window", args.prometheus.window,
+                                  "with --prometheus: how far back observations count (default 1h)")
+                       ->type_name("DURATION");
     app.add_flag("--json", args.json, "print one JSON object instead of text");
     app.set_version_flag("--version", "poolsize " LIFEGUARD_POOLSIZE_VERSION, "print the version and exit");
     reserved->needs(server_max);
     pool->needs(snapshot);
     snapshot->excludes(tasks)->excludes(per_task);
     pg->excludes(server_max)->excludes(reserved);
+    prometheus->excludes(snapshot)->excludes(tasks)->excludes(per_task)->excludes(pool)->excludes(instances);
+    job->needs(prometheus);
+    metric_prefix->needs(prometheus);
+    window->needs(prometheus);
 
     try {
         app.parse(argc, argv);
@@ -197,10 +268,13 @@ int run(int argc, char** argv) {
     }
 
     try {
-        const outcome out = evaluate(make_request(args));
+        std::vector<observed_pool> fleet;
+        outcome out = evaluate(make_request(args, fleet));
         if (args.json) {
+            if (!fleet.empty()) out.json["prometheus"] = fleet_json(args.prometheus, fleet);
             std::cout << out.json.dump(2) << '\n';
         } else {
+            if (!fleet.empty()) std::cout << fleet_text(args.prometheus, fleet);
             std::cout << out.text;
         }
         std::cout.flush();
