@@ -159,7 +159,7 @@ public:
             std::shared_lock reg(registry_mutex_);
             pool_record* rec = registry_.with_key(key_of(pool));
             if (!rec) return;
-            out = nesting_.sample(*rec, pool.holders(), pool.waiters(), pool.stats());
+            out = nesting_.sample(*rec, pool, pool.stats());
             if (rec->failing.load(std::memory_order_relaxed)) outage(*rec, pool, out);
             if (knots_.suspects(registry_, w.owner)) confirm(w.owner, out);
         }

@@ -111,7 +111,7 @@ reports_to_emit nesting_watch::record(pool_record& rec, pool_view& pool, const n
     const pool_stats st = pool.stats();
     const bool room = pool.has_room();
     rec.usage.observe_depth(s.depth);
-    reports_to_emit out = sample(rec, pool.holders(), pool.waiters(), st);
+    reports_to_emit out = sample(rec, pool, st);
     std::lock_guard lock(tables_);
     auto [it, fresh] = pairs_.try_emplace(s.key);
     pair_record& pr = it->second;
@@ -138,6 +138,42 @@ reports_to_emit nesting_watch::record(pool_record& rec, pool_view& pool, const n
                        is_unsafe(n) ? spdlog::level::warn : spdlog::level::info, false});
     }
     return out;
+}
+
+namespace {
+
+bool same_waits(const std::vector<wait_info>& a, const std::vector<wait_info>& b) {
+    return std::ranges::equal(a, b, [](const wait_info& x, const wait_info& y) {
+        return x.owner == y.owner && x.since == y.since;
+    });
+}
+
+struct moment {
+    std::vector<holder_info> holders;
+    std::vector<wait_info> waiters;
+};
+
+/// The holders and waiters of `pool` as of one moment. Read apart, they race: a waiter served
+/// between the two reads shows up waiting *and* holding its new lease, and a task that
+/// released and asked again shows up holding its old lease while it waits; either way one
+/// lease too many, a false Cm (3 for a workload that nests 2 deep, seen in the load-test lab).
+/// So the waiters are read before and after the holders, and the reading is kept only when
+/// both agree: each waiter in it waited throughout the holders' read, so what it holds is
+/// what it held while waiting. Under constant churn the holders alone are reported.
+moment read_at_one_moment(pool_view& pool) {
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        std::vector<wait_info> before = pool.waiters();
+        std::vector<holder_info> holders = pool.holders();
+        if (same_waits(before, pool.waiters())) return {std::move(holders), std::move(before)};
+    }
+    return {pool.holders(), {}};
+}
+
+}  // namespace
+
+reports_to_emit nesting_watch::sample(pool_record& rec, pool_view& pool, const pool_stats& stats) {
+    const moment m = read_at_one_moment(pool);
+    return sample(rec, m.holders, m.waiters, stats);
 }
 
 reports_to_emit nesting_watch::sample(pool_record& rec, const std::vector<holder_info>& holders,

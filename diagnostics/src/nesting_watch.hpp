@@ -56,6 +56,8 @@ public:
 
     /// Samples Tn and Cm from the pool's holders and waiters; when Tn grows, the pool's pairs
     /// that became unsafe are reported. Registry lock held.
+    /// Samples `pool` as of one moment (see read_at_one_moment in the .cpp).
+    reports_to_emit sample(pool_record& rec, pool_view& pool, const pool_stats& stats);
     reports_to_emit sample(pool_record& rec, const std::vector<holder_info>& holders, const std::vector<wait_info>& waiters,
                            const pool_stats& stats);
     /// The same from a reading of the pool.

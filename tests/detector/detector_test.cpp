@@ -86,6 +86,26 @@ TEST(DetectorNesting, ReportedOncePerPairWithDepthTasksAndSafeSize) {
     EXPECT_TRUE(h.of(report_kind::deadlock).empty());
 }
 
+TEST(DetectorNesting, AWaiterServedWhileThePoolIsReadCountsItsNewLeaseOnlyOnce) {
+    // Task 1 holds one connection and waits for a second (depth 2, the AUTO-ID shape). While
+    // the detector reads the pool for that wait, task 2 returns its connection and task 1 is
+    // handed it. Waiters read before holders then showed task 1 waiting *and* holding two: a
+    // false Cm of 3 and a safe size of 2 x 2 + 1 (seen in the load-test lab, where poolsize
+    // then recommended 41 instead of 21).
+    harness h;
+    scripted_pool pool("app", 2, deadlock_policy::report, h.detector);
+    const auto a = pool.take(1, outer_site());
+    const auto b = pool.take(2, outer_site());
+    pool.during_next_holders_read([b](scripted_pool& p) { p.pass_silently(b, 1); });
+    pool.wait(1, inner_site());
+    const auto snap = h.detector->snapshot();
+    ASSERT_EQ(snap.pools.size(), 1u);
+    EXPECT_LE(snap.pools[0].observed_connections_per_task, 2u) << "task 1 never held more than 2 nor waited for a 3rd";
+    EXPECT_LE(snap.pools[0].safe_size, safe_pool_size(2, 2));
+    pool.give_back(b);
+    pool.give_back(a);
+}
+
 TEST(DetectorNesting, DeeperNestingRaisesCm) {
     harness h;
     scripted_pool pool("app", 5, deadlock_policy::report, h.detector);

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <source_location>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "lifeguard/observer.hpp"
@@ -104,6 +106,22 @@ public:
         observer_->on_release(*this, {h.lease, h.owner, h.site, h.at}, now_ - h.at);
     }
 
+    /// Runs `f` once, inside the next holders() read: what the pool does while an observer
+    /// is in the middle of reading it.
+    void during_next_holders_read(std::function<void(scripted_pool&)> f) { during_holders_read_ = std::move(f); }
+
+    /// A hand-off observers have not heard of yet (a real pool tells them after the new holder
+    /// has stamped the lease): lease `lease_id` goes back and the oldest wait of `to` gets it.
+    void pass_silently(std::uint64_t lease_id, owner_id to) {
+        auto h = std::ranges::find(holders_, lease_id, &held::lease);
+        auto w = std::ranges::find(waiters_, to, &wait_info::owner);
+        if (h == holders_.end() || w == waiters_.end()) throw std::logic_error("scripted_pool: cannot pass");
+        h->owner = to;
+        h->site = w->site;
+        h->at = now_;
+        waiters_.erase(w);
+    }
+
     void set_room(bool room) { room_ = room; }
     void advance(std::chrono::nanoseconds d) { now_ += d; }
     void connect_failed(std::string error) {
@@ -135,6 +153,7 @@ public:
     }
     std::chrono::nanoseconds now() const noexcept override { return now_; }
     std::vector<holder_info> holders() const override {
+        if (auto f = std::exchange(during_holders_read_, nullptr)) f(const_cast<scripted_pool&>(*this));
         std::vector<holder_info> out;
         for (const auto& h : holders_) out.push_back({h.owner, {}, h.site, now_ - h.at});
         return out;
@@ -189,6 +208,7 @@ private:
     std::vector<wait_info> waiters_;
     std::vector<failure> failed_;
     bool room_ = false;
+    mutable std::function<void(scripted_pool&)> during_holders_read_;
     std::chrono::nanoseconds now_{1'000'000'000};
     std::uint64_t next_lease_ = 0, acquired_ = 0, connect_failures_ = 0, deadlocks_ = 0, nested_ = 0;
 };
