@@ -96,7 +96,11 @@ TEST(DetectorNesting, AWaiterServedWhileThePoolIsReadCountsItsNewLeaseOnlyOnce) 
     scripted_pool pool("app", 2, deadlock_policy::report, h.detector);
     const auto a = pool.take(1, outer_site());
     const auto b = pool.take(2, outer_site());
-    pool.during_next_holders_read([b](scripted_pool& p) { p.pass_silently(b, 1); });
+    pool.during_holders_reads([b](scripted_pool& p) {
+        if (!p.waiting(1)) return false;  // not yet: reads before task 1 queued
+        p.pass_silently(b, 1);
+        return true;
+    });
     pool.wait(1, inner_site());
     const auto snap = h.detector->snapshot();
     ASSERT_EQ(snap.pools.size(), 1u);

@@ -106,9 +106,9 @@ public:
         observer_->on_release(*this, {h.lease, h.owner, h.site, h.at}, now_ - h.at);
     }
 
-    /// Runs `f` once, inside the next holders() read: what the pool does while an observer
-    /// is in the middle of reading it.
-    void during_next_holders_read(std::function<void(scripted_pool&)> f) { during_holders_read_ = std::move(f); }
+    /// Runs `f` inside each holders() read until it returns true: what the pool does while an
+    /// observer is in the middle of reading it.
+    void during_holders_reads(std::function<bool(scripted_pool&)> f) { during_holders_read_ = std::move(f); }
 
     /// A hand-off observers have not heard of yet (a real pool tells them after the new holder
     /// has stamped the lease): lease `lease_id` goes back and the oldest wait of `to` gets it.
@@ -153,7 +153,7 @@ public:
     }
     std::chrono::nanoseconds now() const noexcept override { return now_; }
     std::vector<holder_info> holders() const override {
-        if (auto f = std::exchange(during_holders_read_, nullptr)) f(const_cast<scripted_pool&>(*this));
+        if (during_holders_read_ && during_holders_read_(const_cast<scripted_pool&>(*this))) during_holders_read_ = nullptr;
         std::vector<holder_info> out;
         for (const auto& h : holders_) out.push_back({h.owner, {}, h.site, now_ - h.at});
         return out;
@@ -208,7 +208,7 @@ private:
     std::vector<wait_info> waiters_;
     std::vector<failure> failed_;
     bool room_ = false;
-    mutable std::function<void(scripted_pool&)> during_holders_read_;
+    mutable std::function<bool(scripted_pool&)> during_holders_read_;
     std::chrono::nanoseconds now_{1'000'000'000};
     std::uint64_t next_lease_ = 0, acquired_ = 0, connect_failures_ = 0, deadlocks_ = 0, nested_ = 0;
 };
