@@ -9,20 +9,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "consumer/common/counter_driver.hpp"
 #include "lifeguard/detector_metrics.hpp"
 #include "lifeguard/diagnostics/detector.hpp"
 #include "lifeguard/pool.hpp"
 
 namespace {
-
-struct counter_driver {
-    using connection_type = int;
-    int next = 1;
-    int connect(std::chrono::steady_clock::time_point) { return next++; }
-    bool is_valid(int&, std::chrono::milliseconds) { return true; }
-    bool reset(int&) { return true; }
-    void close(int&) noexcept {}
-};
 
 std::shared_ptr<lifeguard::diagnostics::deadlock_detector> quiet_detector() {
     lifeguard::diagnostics::detector_options o;

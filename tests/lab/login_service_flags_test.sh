@@ -4,19 +4,10 @@
 # exits 1, and its password never shows in what the service prints.
 #   login_service_flags_test.sh BINARY
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/expect_output.sh"
 bin="$1"
 fails=0
-expect() {  # expect STATUS TEXT ARGS...: runs the binary, checks the status and that TEXT is printed
-    local want="$1" text="$2" out status
-    shift 2
-    out="$("$bin" "$@" 2>&1)"
-    status=$?
-    if [ "$status" != "$want" ] || ! grep -qF -- "$text" <<<"$out"; then
-        echo "FAIL: login_service $* -> status $status (want $want), output lacks '$text':" >&2
-        echo "$out" | head -5 >&2
-        fails=$((fails + 1))
-    fi
-}
+expect() { expect_output login_service "$bin" "$@"; }  # expect WANT_STATUS TEXT ARGS...
 unset LIFEGUARD_MYSQL_URL LIFEGUARD_PG_CONNINFO
 expect 0 "--pool-size" --help
 expect 2 "--pool-size: Value 0 not in range" --pool-size 0

@@ -9,6 +9,7 @@
 #     break the PromQL, a Prometheus that does not answer, a job without series.
 #   poolsize_prometheus_test.sh POOLSIZE
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/expect_output.sh"
 poolsize="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../../scripts/db/common.sh
@@ -49,17 +50,7 @@ for _ in $(seq 1 150); do
 done
 
 fails=0
-check() {  # check WANT_STATUS TEXT ARGS...
-    local want="$1" text="$2" out status
-    shift 2
-    out="$("$poolsize" "$@" 2>&1)"
-    status=$?
-    if [ "$status" != "$want" ] || ! grep -qF -- "$text" <<<"$out"; then
-        echo "FAIL: poolsize $* -> status $status (want $want), output lacks '$text':" >&2
-        echo "$out" | head -8 >&2
-        fails=$((fails + 1))
-    fi
-}
+check() { expect_output poolsize "$poolsize" "$@"; }  # check WANT_STATUS TEXT ARGS...
 fleet=(--prometheus "$url" --job fleet --metric-prefix hikaricp --cores 2)
 check 0 "recommended for pool app: max_size 21" "${fleet[@]}"
 check 0 "instance 127.0.0.1:$port_a pool app: Tn 20, Cm 2, max_size 10" "${fleet[@]}"
