@@ -81,7 +81,13 @@ pool_options validated(pool_options o) {
     if (o.max_pending < 1) reject(p, "max_pending", show(o.max_pending), "must be at least 1 (or unbounded)");
     check_range(p, "housekeeping_interval", o.housekeeping_interval, 100ms, 1h);
     if (to_string(o.on_deadlock) == "unknown")
-        reject(p, "on_deadlock", std::to_string(static_cast<int>(o.on_deadlock)), "must be ignore, report, fail_fast or abort");
+        reject(p, "on_deadlock", std::to_string(static_cast<int>(o.on_deadlock)),
+               "must be ignore, report, heal, fail_fast or abort");
+    const std::string at_most_max_size = "must not exceed max_size (" + show(o.max_size) + ")";
+    if (o.max_nesting > o.max_size)
+        reject(p, "max_nesting", show(o.max_nesting),
+               (at_most_max_size + ": a task that holds more than the pool has could never finish").c_str());
+    if (o.max_overflow > o.max_size) reject(p, "max_overflow", show(o.max_overflow), at_most_max_size.c_str());
     return o;
 }
 
@@ -89,6 +95,7 @@ std::string_view to_string(deadlock_policy policy) noexcept {
     switch (policy) {
     case deadlock_policy::ignore: return "ignore";
     case deadlock_policy::report: return "report";
+    case deadlock_policy::heal: return "heal";
     case deadlock_policy::fail_fast: return "fail_fast";
     case deadlock_policy::abort: return "abort";
     }

@@ -12,9 +12,10 @@ enum class close_reason : unsigned char {
     lifetime,  ///< reached its max_lifetime
     evicted,   ///< soft_evict() or a clock leap retired it
     shutdown,  ///< the pool was closed
+    emergency, ///< an emergency connection (on_deadlock heal) came back
 };
 
-inline constexpr std::size_t close_reason_count = 5;
+inline constexpr std::size_t close_reason_count = 6;
 
 constexpr std::string_view to_string(close_reason r) noexcept {
     switch (r) {
@@ -23,6 +24,7 @@ constexpr std::string_view to_string(close_reason r) noexcept {
     case close_reason::lifetime: return "lifetime";
     case close_reason::evicted: return "evicted";
     case close_reason::shutdown: return "shutdown";
+    case close_reason::emergency: return "emergency";
     }
     return "unknown";
 }

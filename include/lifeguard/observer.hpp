@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "lifeguard/close_reason.hpp"
@@ -73,6 +75,21 @@ public:
     /// Fails the oldest waiting acquire of `owner` with `ec` (and rethrows `ex` from the
     /// throwing overloads when set). False if that owner is not waiting on this pool.
     virtual bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) = 0;
+    /// What heal_waiter did.
+    enum class heal_outcome {
+        lending,      ///< an emergency connection is being opened for it (failed as asked if that fails)
+        failed,       ///< none could be lent (max_overflow open, or 0): it was failed as asked
+        not_waiting,  ///< that owner is not waiting on this pool
+    };
+    /// Unties a knot through its member `owner`, waiting on this pool: lends it an emergency
+    /// connection beyond max_size when one may be opened, else fails it with `ec` / `ex` as
+    /// fail_waiter does. The default cannot lend: it fails.
+    virtual heal_outcome heal_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) {
+        return fail_waiter(owner, ec, std::move(ex)) ? heal_outcome::failed : heal_outcome::not_waiting;
+    }
+    /// A task was seen holding `depth` connections of this pool at once: under on_deadlock heal
+    /// the pool's admission claim (max_nesting) rises to it. The default ignores it.
+    virtual void raise_claim(std::size_t /*depth*/) noexcept {}
     /// Counts a deadlock found on this pool in its stats.
     virtual void count_deadlock() noexcept = 0;
     /// Counts a nested acquisition (an owner acquiring while holding a lease of this pool).

@@ -17,11 +17,17 @@ using namespace std::chrono_literals;
 enum class deadlock_policy {
     ignore,     ///< detect nothing for this pool
     report,     ///< log, count, call the report callback; waiters keep waiting
+    /// report, then untie the knot without failing anyone: lend one knot member an emergency
+    /// connection beyond max_size (at most max_overflow at once, closed when it comes back) and
+    /// learn the claim (max_nesting) from it, so that admission keeps the knot from forming
+    /// again. When no emergency connection can be opened, fail one member as fail_fast does.
+    /// A knot across pools is failed as under fail_fast.
+    heal,
     fail_fast,  ///< report, then fail a knot member that holds a lease with errc::deadlock
     abort,      ///< report, then std::abort() (for tests and fail-loudly environments)
 };
 
-/// "ignore", "report", "fail_fast" or "abort": the option's name for it, in logs, reports and
+/// "ignore", "report", "heal", "fail_fast" or "abort": the option's name for it, in logs, reports and
 /// errors; "unknown" for a value outside the enum.
 std::string_view to_string(deadlock_policy policy) noexcept;
 
@@ -91,6 +97,20 @@ struct pool_options {
 
     /// What an attached deadlock detector does on this pool. Default report.
     deadlock_policy on_deadlock = deadlock_policy::report;
+
+    /// The claim: the most connections of this pool one task holds at once (a transaction that
+    /// asks for an id generator's connection holds 2). Declared (>= 2), the pool admits a
+    /// request only when every task holding connections can still get up to this many and
+    /// finish (deadlock avoidance, see admission.hpp); then no task can deadlock on this pool
+    /// alone. Default 0 = not declared: no admission, unless on_deadlock is heal, which learns
+    /// it from the nesting an attached detector sees. 1 = no task nests (no admission).
+    /// 0 <= max_nesting <= max_size.
+    std::size_t max_nesting = 0;
+
+    /// on_deadlock = heal: how many emergency connections beyond max_size may be open at once
+    /// (each lent to a member of a knot, closed when it comes back). Default 1; 0 = heal fails a
+    /// member instead; 0 <= max_overflow <= max_size.
+    std::size_t max_overflow = 1;
 
     static constexpr std::size_t same_as_max_size = std::numeric_limits<std::size_t>::max();
     static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();

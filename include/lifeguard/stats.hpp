@@ -27,6 +27,8 @@ struct pool_stats {
     std::size_t creating = 0;  ///< connections being opened by the pool's worker
     std::size_t max = 0;       ///< max_size
     std::size_t min = 0;       ///< min_idle
+    std::size_t claim = 0;     ///< the claim admission goes by (max_nesting declared or learned); <= 1: none
+    std::size_t emergency = 0; ///< emergency connections open beyond max (on_deadlock heal)
 
     // Counters since the pool was made.
     std::uint64_t acquired = 0;         ///< successful acquires
@@ -38,6 +40,8 @@ struct pool_stats {
     std::uint64_t leaks = 0;            ///< leases reported as held past the leak threshold
     std::uint64_t deadlocks = 0;        ///< deadlocks reported by an attached detector
     std::uint64_t nested_acquisitions = 0;  ///< nested acquisitions seen by an attached detector
+    std::uint64_t emergency_lent = 0;   ///< emergency connections lent to untie a knot (heal)
+    std::uint64_t emergency_failed = 0; ///< knot members failed because none could be lent (heal)
 
     // Timings.
     timing_stats acquire_wait;  ///< only acquires that had to wait are timed; others count as 0

@@ -2,6 +2,8 @@
 // pool, no threads, no clock; times in nanoseconds.
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "lifeguard/detail/hand_off.hpp"
 
 namespace lifeguard::detail {
@@ -156,6 +158,32 @@ TEST(HandOff, AWaiterPutBackKeepsItsPlaceAtTheFront) {
     h.rejoin_first(a);
     EXPECT_EQ(h.head(), &a);
     EXPECT_EQ(h.size(), 2u);
+}
+
+TEST(HandOff, UnderAdmissionWaitersThatHoldMoreGoFirstAndEqualsStayFifo) {
+    hand_off h;
+    sync_waiter first_a, first_b, nested_a, nested_b, deeper;
+    nested_a.holds = nested_b.holds = 1;
+    deeper.holds = 2;
+    h.join(first_a);
+    h.join(first_b);
+    EXPECT_TRUE(h.join(nested_a)) << "a task that holds a connection goes before first requests";
+    EXPECT_FALSE(h.join(nested_b));
+    EXPECT_TRUE(h.join(deeper));
+    std::vector<waiter*> order;
+    h.for_each([&](waiter& w) { order.push_back(&w); });
+    EXPECT_EQ(order, (std::vector<waiter*>{&deeper, &nested_a, &nested_b, &first_a, &first_b}));
+}
+
+TEST(HandOff, ANestedRequestThatGoesBeforeTheOwedHeadEndsTheDebt) {
+    hand_off h;
+    sync_waiter first, nested;
+    nested.holds = 1;
+    h.join(first);
+    h.owe_head();
+    EXPECT_TRUE(h.join(nested));
+    EXPECT_FALSE(h.head_owed()) << "the owed connection would go to a request admission refuses";
+    EXPECT_TRUE(h.may_claim(nested, false));
 }
 
 }  // namespace

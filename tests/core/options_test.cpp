@@ -87,7 +87,12 @@ INSTANTIATE_TEST_SUITE_P(
         bad_option{"housekeeping_interval", {.name = "p", .housekeeping_interval = 10ms}, "10 ms", "at least 100 ms"},
         bad_option{"name", {.name = "has space"}, "\"has space\"", "printable ASCII without spaces"},
         bad_option{"on_deadlock", {.name = "p", .on_deadlock = static_cast<deadlock_policy>(9)}, "9",
-                   "ignore, report, fail_fast or abort"}));
+                   "ignore, report, heal, fail_fast or abort"},
+        bad_option{"max_nesting", {.name = "p", .max_size = 10, .max_nesting = 11}, "11",
+                   "must not exceed max_size (10): a task that holds more than the pool has could never finish"},
+        bad_option{"max_nesting", {.name = "p", .max_nesting = pool_options::unbounded}, "unbounded",
+                   "must not exceed max_size (10)"},
+        bad_option{"max_overflow", {.name = "p", .max_size = 4, .max_overflow = 5}, "5", "must not exceed max_size (4)"}));
 
 TEST(PoolOptions, PoolConstructorValidates) {
     fake_driver d;

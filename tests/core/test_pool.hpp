@@ -46,6 +46,12 @@ public:
         std::unique_lock lock(mutex_);
         cv_.wait(lock, [&] { return blocked_.size() >= n; });
     }
+    /// As wait_blocked(), at most `limit` (a bound against a hang, not a timing assertion).
+    /// False when fewer blocked.
+    bool wait_blocked_for(std::size_t n, std::chrono::seconds limit) {
+        std::unique_lock lock(mutex_);
+        return cv_.wait_for(lock, limit, [&] { return blocked_.size() >= n; });
+    }
     /// Waits until `n` leaks were reported, at most `limit` (a bound against a hang, not a
     /// timing assertion). False when they were not.
     bool wait_leaks(std::size_t n, std::chrono::seconds limit) {

@@ -10,6 +10,10 @@
 // other than the head may claim only after a return woke it; once the head has waited
 // `fair_after_ns`, or any connection was lent `fair_after_leases` times since it became the
 // head, the head is owed: nobody barges or claims, and the next return is handed to it.
+//
+// Under admission (admission.hpp) the queue is ordered by what each waiter's task holds, more
+// first, FIFO among equals: a nested request goes before first requests, so the tasks that
+// hold connections finish and give them back. Without a claim every waiter holds 0: FIFO.
 #pragma once
 
 #include <algorithm>
@@ -60,9 +64,23 @@ public:
         queue_.for_each(f);
     }
 
-    /// Queues `w` last; true when it became the head (its fairness count starts now).
+    /// Queues `w` after every waiter that holds as much as it does or more (last, when it holds
+    /// nothing); true when it became the head (its fairness count starts now). A head it goes
+    /// before is no longer owed (it is owed again once it is the head and has starved).
     bool join(waiter& w) noexcept {
-        queue_.push_back(w);
+        waiter* before = nullptr;
+        if (w.holds != 0)
+            for (waiter* q = queue_.head(); q; q = q->next)
+                if (q->holds < w.holds) {
+                    before = q;
+                    break;
+                }
+        if (!before) {
+            queue_.push_back(w);
+        } else {
+            if (before == queue_.head()) head_owed_ = false;
+            queue_.insert_before(*before, w);
+        }
         return queue_.head() == &w;
     }
 

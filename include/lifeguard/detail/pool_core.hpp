@@ -68,6 +68,7 @@
 #include <utility>
 #include <vector>
 
+#include "lifeguard/detail/admission.hpp"
 #include "lifeguard/detail/clock.hpp"
 #include "lifeguard/detail/fence.hpp"
 #include "lifeguard/detail/hand_off.hpp"
@@ -135,6 +136,7 @@ public:
           clock_(std::move(clock)),
           id_(next_pool_id()),
           slots_(options_.max_size),
+          emergency_slots_(options_.on_deadlock == deadlock_policy::heal ? options_.max_overflow : 0),
           mode_(mode),
           upkeep_(upkeep_settings::from(options_), lifetime_jitter_seed() ^ id_) {
         init_asymmetric_fence();
@@ -194,8 +196,24 @@ public:
         if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started);
+        if (!s && claim_.load(std::memory_order_relaxed) > 1) s = borrow_admitted(owner, site, started);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         if (!s) request_work();
+        return s;
+    }
+
+    /// try_acquire() near exhaustion under admission: the full check (who holds what), under
+    /// the mutex, for a caller that does not wait.
+    slot_type* borrow_admitted(owner_id owner, const std::source_location& site, std::int64_t& started) {
+        sync_waiter w;
+        w.owner = owner;
+        w.chain = &current_owner_slot;
+        slot_type* s = nullptr;
+        {
+            std::lock_guard lock(mutex_);
+            s = claim_for_locked(w);
+        }
+        if (s && !check_before_lending(*s, owner, site, started)) return nullptr;
         return s;
     }
 
@@ -402,6 +420,7 @@ public:
         heavy_fence();
         lock.lock();
         while (waiter* w = hand_off_.head()) fail_locked(*w, make_error_code(errc::pool_closed), nullptr);
+        emergency_jobs_.clear();  // their members were just failed
         retire_idle_locked([](const slot_type&) { return true; }, close_reason::shutdown);
         worker_cv_.notify_all();
     }
@@ -491,9 +510,17 @@ public:
             usage_max = std::max(usage_max, s.usage_max_ns.get());
         }
         st.usage.max = std::chrono::nanoseconds(usage_max);
+        const slot_census emergency = emergency_slots_.census();
+        st.emergency = emergency.open();
+        st.total += emergency.open();
+        st.active += emergency.leased;
+        st.creating += emergency.creating;
         st.pending = waiting_.load(std::memory_order_relaxed);
         st.max = options_.max_size;
         st.min = options_.min_idle;
+        st.claim = claim_.load(std::memory_order_relaxed);
+        st.emergency_lent = emergency_lent_.load(std::memory_order_relaxed);
+        st.emergency_failed = emergency_failed_.load(std::memory_order_relaxed);
         st.timeouts = timeouts_.load(std::memory_order_relaxed);
         st.rejected = rejected_.load(std::memory_order_relaxed);
         st.created = created_.load(std::memory_order_relaxed);
@@ -511,13 +538,15 @@ public:
     std::vector<holder_info> holders() const override {
         std::vector<holder_info> out;
         const std::int64_t now = coarse_now(clock_);
-        for (const slot_type& s : slots_) {
-            if (s.state.load(std::memory_order_acquire) != slot_leased) continue;
+        auto add = [&](const slot_type& s) {
+            if (s.state.load(std::memory_order_acquire) != slot_leased) return;
             const owner_id o = s.owner.load(std::memory_order_acquire);
-            if (o == 0) continue;  // being claimed, validated or handed over: nobody holds it yet
+            if (o == 0) return;  // being claimed, validated or handed over: nobody holds it yet
             out.push_back({o, owner_label(o), s.site.load(std::memory_order_relaxed),
                            std::chrono::nanoseconds(std::max<std::int64_t>(0, now - s.acquired_at.load(std::memory_order_relaxed)))});
-        }
+        };
+        for (const slot_type& s : slots_) add(s);
+        for (const slot_type& s : emergency_slots_) add(s);
         return out;
     }
 
@@ -536,13 +565,31 @@ public:
 
     bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
         std::lock_guard lock(mutex_);
-        for (waiter* w = hand_off_.head(); w; w = w->next) {
-            if (w->owner == owner) {
-                fail_locked(*w, ec, std::move(ex));
-                return true;
-            }
+        waiter* w = queued_waiter_locked(owner);
+        if (w) fail_locked(*w, ec, std::move(ex));
+        return w != nullptr;
+    }
+
+    heal_outcome heal_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
+        std::lock_guard lock(mutex_);
+        waiter* w = queued_waiter_locked(owner);
+        if (!w) return heal_outcome::not_waiting;
+        emergency_job job{owner, ec, std::move(ex)};
+        if ((slow_path_.load(std::memory_order_relaxed) & slow_closed) || emergency_in_use_locked() >= emergency_slots_.size()) {
+            fail_member_locked(*w, job);
+            return heal_outcome::failed;
         }
-        return false;
+        emergency_jobs_.push_back(std::move(job));
+        worker_cv_.notify_all();
+        return heal_outcome::lending;
+    }
+
+    void raise_claim(std::size_t depth) noexcept override {
+        if (options_.on_deadlock != deadlock_policy::heal) return;
+        depth = std::min(depth, options_.max_size);
+        std::size_t claim = claim_.load(std::memory_order_relaxed);
+        while (depth > claim && !claim_.compare_exchange_weak(claim, depth, std::memory_order_relaxed)) {
+        }
     }
 
     void count_deadlock() noexcept override { deadlocks_.fetch_add(1, std::memory_order_relaxed); }
@@ -563,6 +610,11 @@ private:
         slot_type* slot;
         waiter* who;
     };
+    struct emergency_job {
+        owner_id owner;
+        std::error_code failure;           ///< what the member is failed with if none can be lent
+        std::exception_ptr exception;
+    };
 
     // ------------------------------------------------------------------ borrow internals
 
@@ -575,6 +627,11 @@ private:
             slot_type& s = slots_[i];
             if (++i == count) i = 0;
             if (!table_type::take(s, slot_idle, slot_leased)) continue;
+            if (const std::size_t claim = claim_.load(std::memory_order_relaxed); claim > 1 && !slots_.has_spare(s, claim - 1)) {
+                // Near exhaustion under admission: who holds what decides, under the mutex.
+                unclaim(s);
+                return nullptr;
+            }
             if (check_before_lending(s, owner, site, started, checks_here)) {
                 borrow_hint = s.index;
                 return &s;
@@ -638,8 +695,70 @@ private:
         return retirement_due(s, now, evict_generation_.load(std::memory_order_relaxed)) || must_validate(s, now);
     }
 
-    /// Claims an idle slot for the head waiter (mutex held).
+    /// Claims an idle slot (mutex held).
     slot_type* claim_idle_locked() noexcept { return slots_.take_any(slot_idle, slot_leased); }
+
+    /// Claims an idle slot for `w` if admission grants it one (mutex held).
+    slot_type* claim_for_locked(const waiter& w) noexcept {
+        slot_type* s = claim_idle_locked();
+        if (s && !admits_locked(w, *s)) {
+            s->state.store(slot_idle, std::memory_order_release);  // it waits; the slot stays for others
+            return nullptr;
+        }
+        return s;
+    }
+
+    // ------------------------------------------------------------------ admission
+
+    /// May `w` be granted `granted`, just claimed for it (leased, no owner yet)? The banker's
+    /// check of admission.hpp on the pool's claim (mutex held): who holds what is read from the
+    /// slots' owner stamps. A lease whose owner is not stamped yet counts as another task's;
+    /// scopes acting for one task on other threads count as separate tasks. Both only make the
+    /// check stricter (a safe answer stays safe).
+    bool admits_locked(const waiter& w, const slot_type& granted) noexcept {
+        const std::size_t claim = claim_.load(std::memory_order_relaxed);
+        if (claim <= 1) return true;
+        std::atomic_thread_fence(std::memory_order_seq_cst);  // count after the claim (slot_table::has_spare)
+        const std::size_t spare = slots_.census().spare();
+        if (obviously_safe(claim, spare, 0)) return true;
+        const std::size_t mine = holdings_locked(w);
+        if (obviously_safe(claim, spare, mine)) return true;
+        others_holdings_.clear();
+        for (const slot_type& s : slots_) {
+            if (&s == &granted || s.state.load(std::memory_order_relaxed) != slot_leased) continue;
+            const owner_id o = s.owner.load(std::memory_order_relaxed);
+            if (!is_own(w, o)) others_holdings_.push_back(o);
+        }
+        std::ranges::sort(others_holdings_);
+        std::vector<std::size_t>& per_task = per_task_holdings_;
+        per_task.clear();
+        for (std::size_t i = 0; i < others_holdings_.size(); ++i) {
+            const bool same_task = i != 0 && others_holdings_[i] != 0 && others_holdings_[i] == others_holdings_[i - 1];
+            if (same_task)
+                ++per_task.back();
+            else
+                per_task.push_back(1);
+        }
+        return safe_after_grant(claim, spare, mine, per_task);
+    }
+
+    /// True when a lease stamped `o` belongs to `w`'s task: its owner, or (a blocking caller)
+    /// the owner of a scope its call is nested in.
+    static bool is_own(const waiter& w, owner_id o) noexcept {
+        if (o == 0) return false;
+        return o == w.owner || (w.chain && acts_for(w.chain, o));
+    }
+
+    /// How many connections of this pool `w`'s task holds (mutex held; a scan).
+    std::size_t holdings_locked(const waiter& w) const noexcept {
+        std::size_t n = 0;
+        auto count = [&](const slot_type& s) {
+            n += s.state.load(std::memory_order_relaxed) == slot_leased && is_own(w, s.owner.load(std::memory_order_relaxed));
+        };
+        for (const slot_type& s : slots_) count(s);
+        for (const slot_type& s : emergency_slots_) count(s);
+        return n;
+    }
 
     slot_type* acquire_waiting(owner_id owner, std::string_view label, const std::source_location& site,
                                std::int64_t started, std::error_code& ec,
@@ -655,10 +774,14 @@ private:
             w.site = site;
             w.since = started;
             w.deadline = deadline;
+            w.chain = &current_owner_slot;  // this thread waits for the owners of its enclosing scopes too
             errc failed{};
             slot_type* s = wait_in_queue(w, obs, failed);
             if (s) {
-                if (!check_before_lending(*s, owner, site, started)) continue;  // broken: retry in the time left
+                if (w.fresh)  // an emergency connection, just opened for it
+                    stamp_lease(*s, owner, site, coarse_now(clock_));
+                else if (!check_before_lending(*s, owner, site, started))
+                    continue;  // broken: retry in the time left
                 const std::int64_t waited = precise_now(clock_) - started;
                 acquire_wait_.add(waited);
                 if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
@@ -696,11 +819,11 @@ private:
             if (w.failure) break;
             const bool woken = std::exchange(w.woken_by_return, false);
             if (hand_off_.may_claim(w, woken)) {
-                got = claim_idle_locked();
+                got = claim_for_locked(w);
                 if (!got) {
                     arm_wake_locked(lock);
                     if (w.handed || w.failure) continue;
-                    if (hand_off_.may_claim(w, woken)) got = claim_idle_locked();
+                    if (hand_off_.may_claim(w, woken)) got = claim_for_locked(w);
                 }
                 if (got) {
                     leave_queue_locked(w);
@@ -770,8 +893,12 @@ private:
 
     /// Queues `w` (mutex held); true when it became the head, whose fairness count starts now.
     bool join_queue_locked(waiter& w) noexcept {
+        if (claim_.load(std::memory_order_relaxed) > 1) w.holds = holdings_locked(w);
         const bool is_head = hand_off_.join(w);
         waiting_.store(hand_off_.size(), std::memory_order_relaxed);
+        // A nested request went before an owed head: the pool is no longer owed to anyone.
+        if ((slow_path_.load(std::memory_order_relaxed) & slow_fair) && !hand_off_.head_owed())
+            slow_path_.fetch_and(~slow_fair, std::memory_order_relaxed);
         if (is_head) restart_fairness_count_locked();
         return is_head;
     }
@@ -819,14 +946,14 @@ private:
             head->wake();
             return;
         }
-        slot_type* s = claim_idle_locked();
+        slot_type* s = claim_for_locked(*head);
         // Armed, and fenced since the last arming: every return from then on comes through the
         // slow path, and every earlier one is visible to the claim above. Else arm and fence.
         if (!s && !sleepers_armed_locked()) {
             slow_path_.fetch_or(slow_sleepers, std::memory_order_seq_cst);
             heavy_fence();
             wake_fenced_ = ++wake_armed_;
-            s = claim_idle_locked();
+            s = claim_for_locked(*head);
         }
         if (s) give_to_waiter_locked(*head, *s);
     }
@@ -841,7 +968,7 @@ private:
     /// `w` is asynchronous and `s` needs a check (async callers never run driver code).
     void give_to_waiter_locked(waiter& w, slot_type& s) noexcept {
         s.owner.store(0, std::memory_order_relaxed);
-        if (w.async && needs_check(s, coarse_now(clock_))) {
+        if (w.async && !w.fresh && needs_check(s, coarse_now(clock_))) {
             w.validating = true;
             leave_queue_locked(w);
             check_queue_.push_back({&s, &w});
@@ -885,7 +1012,7 @@ private:
         switch (next.step) {
         case serve_step::nothing: return false;
         case serve_step::hand_to_head: {
-            slot_type* s = claim_idle_locked();
+            slot_type* s = claim_for_locked(*next.who);
             if (!s) return false;
             const bool wakes_thread = !next.who->async;
             give_to_waiter_locked(*next.who, *s);
@@ -902,6 +1029,7 @@ private:
     /// Takes `s` (owned by the caller: leased, held by the pool or just claimed) out of service
     /// and queues its connection to be closed by the worker.
     void retire(slot_type& s, close_reason why) noexcept {
+        if (emergency_slots_.contains(s)) why = close_reason::emergency;  // back from untying a knot
         std::unique_lock lock(mutex_);
         s.owner.store(0, std::memory_order_relaxed);  // nobody holds a connection being closed
         queue_close_locked(s, why);
@@ -933,7 +1061,8 @@ private:
         if (handle_alive_ || deletion_claimed_ || draining_ != 0 || !close_queue_.empty() || async_outstanding_ != 0)
             return false;
         const slot_census c = slots_.census();
-        if (c.leased != 0 || c.held_by_pool != 0) return false;
+        const slot_census e = emergency_slots_.census();
+        if (c.leased + e.leased != 0 || c.held_by_pool + e.held_by_pool != 0 || e.creating != 0) return false;
         deletion_claimed_ = true;
         return true;
     }
@@ -991,6 +1120,10 @@ private:
     /// observer calls). Returns false when nothing was due. What is due is the housekeeper's
     /// decision; carrying it out is the engine's.
     bool worker_step(std::unique_lock<std::mutex>& lock) {
+        if (!emergency_jobs_.empty()) {
+            open_emergency(lock);
+            return true;
+        }
         if (!close_queue_.empty()) {
             drain_close_queue(lock);
             return true;
@@ -1032,54 +1165,121 @@ private:
         return upkeep_.wants_connection(slots_.census(), hand_off_.size());
     }
 
-    /// Opens a connection in an empty slot (mutex released around the driver's connect).
-    bool create_one(std::unique_lock<std::mutex>& lock) {
-        slot_type* s = slots_.take_any(slot_empty, slot_creating);
-        if (!s) return false;
-        lock.unlock();
+    /// Opens a connection in `s` (claimed as creating by the caller; mutex not held), counts it
+    /// and tells observers. Returns the driver's error, empty on success; `ended` is when the
+    /// attempt ended (pool clock).
+    std::string open_connection(slot_type& s, std::int64_t& ended) {
         const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), options_.acquire_timeout);
         const std::int64_t began = precise_now(clock_);
         std::string error;
         try {
-            s->connection.emplace(driver_.connect(real_deadline));
+            s.connection.emplace(driver_.connect(real_deadline));
         } catch (const std::exception& e) {
             error = e.what();
             if (error.empty()) error = "connect failed (no message)";
         } catch (...) {
             error = "connect failed with a non-standard exception";
         }
-        const std::int64_t ended = precise_now(clock_);
+        ended = precise_now(clock_);
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (!error.empty()) {
             connect_failures_.fetch_add(1, std::memory_order_relaxed);
             if (obs) outside_lock(obs)->on_connect_failed(*this, error);
-            lock.lock();
+            return error;
+        }
+        creation_.add(ended - began);
+        created_.fetch_add(1, std::memory_order_relaxed);
+        if (obs) outside_lock(obs)->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
+        s.created_at = ended;
+        s.generation = evict_generation_.load(std::memory_order_relaxed);
+        s.last_used.store(ended, std::memory_order_relaxed);
+        s.last_checked.store(ended, std::memory_order_relaxed);
+        return error;
+    }
+
+    /// Opens a connection in an empty slot (mutex released around the driver's connect).
+    bool create_one(std::unique_lock<std::mutex>& lock) {
+        slot_type* s = slots_.take_any(slot_empty, slot_creating);
+        if (!s) return false;
+        lock.unlock();
+        std::int64_t ended = 0;
+        std::string error = open_connection(*s, ended);
+        lock.lock();
+        if (!error.empty()) {
             s->state.store(slot_empty, std::memory_order_release);
             last_connect_error_ = std::move(error);
             upkeep_.connect_failed(ended);
             return true;
         }
-        creation_.add(ended - began);
-        created_.fetch_add(1, std::memory_order_relaxed);
-        if (obs) outside_lock(obs)->on_connection_created(*this, std::chrono::nanoseconds(ended - began));
-        s->created_at = ended;
-        s->generation = evict_generation_.load(std::memory_order_relaxed);
-        s->last_used.store(ended, std::memory_order_relaxed);
-        s->last_checked.store(ended, std::memory_order_relaxed);
-        lock.lock();
         s->expires_at = upkeep_.lifetime_end(ended);
         last_connect_error_.clear();
         upkeep_.connect_succeeded();
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             queue_close_locked(*s, close_reason::shutdown);
         } else if (waiter* head = hand_off_.head()) {
-            // Opened for the waiters: the oldest gets it, nobody barges in.
+            // Opened for the waiters: the first in line gets it (if admission lets it), nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
-            give_to_waiter_locked(*head, *s);
+            if (admits_locked(*head, *s))
+                give_to_waiter_locked(*head, *s);
+            else
+                s->state.store(slot_idle, std::memory_order_release);
         } else {
             s->state.store(slot_idle, std::memory_order_release);
         }
         return true;
+    }
+
+    // ------------------------------------------------------------------ healing (on_deadlock heal)
+
+    /// Opens the emergency connection a knot member was promised (heal_waiter) and lends it to
+    /// that member, unchecked and past any admission: it is the way out of the knot. When it
+    /// cannot be opened, or the member stopped waiting, the member is failed as it would have
+    /// been under fail_fast / the connection is closed.
+    void open_emergency(std::unique_lock<std::mutex>& lock) {
+        emergency_job job = std::move(emergency_jobs_.front());
+        emergency_jobs_.pop_front();
+        slot_type* s = emergency_slots_.take_any(slot_empty, slot_creating);
+        std::string error = "all max_overflow emergency connections are open";
+        std::int64_t ended = 0;
+        if (s) {
+            lock.unlock();
+            error = open_connection(*s, ended);
+            lock.lock();
+        }
+        waiter* w = queued_waiter_locked(job.owner);
+        if (!error.empty()) {
+            if (s) s->state.store(slot_empty, std::memory_order_release);
+            if (w) fail_member_locked(*w, job);
+            return;
+        }
+        s->generation = 0;  // older than every eviction: retired when it comes back
+        if (!w || (slow_path_.load(std::memory_order_relaxed) & slow_closed)) {
+            queue_close_locked(*s, close_reason::emergency);
+            return;
+        }
+        emergency_lent_.fetch_add(1, std::memory_order_relaxed);
+        s->state.store(slot_leased, std::memory_order_release);
+        w->fresh = true;
+        give_to_waiter_locked(*w, *s);
+    }
+
+    /// A knot member could not be lent an emergency connection: it is failed (mutex held).
+    void fail_member_locked(waiter& w, emergency_job& job) noexcept {
+        emergency_failed_.fetch_add(1, std::memory_order_relaxed);
+        fail_locked(w, job.failure, std::move(job.exception));
+    }
+
+    /// The oldest queued waiter of `owner`, or nullptr (mutex held).
+    waiter* queued_waiter_locked(owner_id owner) const noexcept {
+        for (waiter* w = hand_off_.head(); w; w = w->next)
+            if (w->owner == owner) return w;
+        return nullptr;
+    }
+
+    /// Emergency connections open, being opened or promised.
+    std::size_t emergency_in_use_locked() const noexcept {
+        const slot_census c = emergency_slots_.census();
+        return c.open() + c.creating + emergency_jobs_.size();
     }
 
     /// Checks a slot handed to an async waiter, then delivers it, or retires it and puts the
@@ -1237,12 +1437,15 @@ private:
     Clock clock_;
     const std::uint64_t id_;
     table_type slots_;
+    table_type emergency_slots_;  ///< on_deadlock heal: max_overflow slots beyond max_size
     const worker_mode mode_;
     const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
 
     alignas(64) std::atomic<std::uint32_t> slow_path_{0};
-    std::atomic<std::uint64_t> evict_generation_{0};
+    std::atomic<std::uint64_t> evict_generation_{1};  ///< from 1: emergency connections are generation 0
     std::atomic<pool_observer*> observer_{nullptr};
+    /// The claim admission goes by: max_nesting, or what heal learned; <= 1: no admission.
+    std::atomic<std::size_t> claim_{options_.max_nesting};
 
     alignas(64) mutable std::mutex mutex_;
     housekeeper<connection_type> upkeep_;  ///< what the worker must do, and when
@@ -1255,6 +1458,9 @@ private:
     std::uint64_t wake_armed_ = 0;
     std::uint64_t wake_fenced_ = 0;
     std::deque<close_job> close_queue_;
+    std::deque<emergency_job> emergency_jobs_;  ///< knot members promised an emergency connection
+    std::vector<owner_id> others_holdings_;     ///< admission's scratch (mutex held)
+    std::vector<std::size_t> per_task_holdings_;
     std::deque<check_job> check_queue_;
     std::condition_variable checked_;  ///< the worker finished checking a slot for an async waiter
     std::size_t async_outstanding_ = 0;
@@ -1270,7 +1476,7 @@ private:
     observer_list observers_;
 
     std::atomic<std::uint64_t> timeouts_{0}, rejected_{0}, created_{0}, connect_failures_{0}, leaks_{0},
-        deadlocks_{0}, nested_{0};
+        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0};
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
 };

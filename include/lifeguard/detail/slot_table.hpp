@@ -29,6 +29,8 @@ struct slot_census {
 
     /// Slots with an open connection.
     std::size_t open() const noexcept { return idle + leased + held_by_pool; }
+    /// Slots a waiter could be served from without a return: idle, openable, being opened.
+    std::size_t spare() const noexcept { return idle + empty + creating; }
 };
 
 /// Why a connection must be retired instead of being lent or kept, if it must: its lifetime
@@ -59,11 +61,31 @@ public:
     const slot_type* end() const noexcept { return slots_.get() + count_; }
 
     /// Moves `s` from `from` to `to` if it is in `from` now; true when this caller did.
+    /// Sequentially consistent (on x86 the same instruction as acquire): admission counts the
+    /// spare slots after its own claim, and of two claims made at once, at least one counter
+    /// then sees the other's (has_spare).
     static bool take(slot_type& s, std::uint32_t from, std::uint32_t to) noexcept {
         if (s.state.load(std::memory_order_relaxed) != from) return false;
         std::uint32_t expected = from;
-        return s.state.compare_exchange_strong(expected, to, std::memory_order_acquire, std::memory_order_relaxed);
+        return s.state.compare_exchange_strong(expected, to, std::memory_order_seq_cst, std::memory_order_relaxed);
     }
+
+    /// Admission's cheap check (admission.hpp), right after `taken` was claimed: true when at
+    /// least `wanted` other slots are spare (idle, empty: a connection may be opened there, or
+    /// being opened). Scans onward from `taken`, stopping as soon as it found enough.
+    bool has_spare(const slot_type& taken, std::size_t wanted) const noexcept {
+        std::size_t found = 0;
+        std::size_t i = taken.index;
+        for (std::size_t seen = 1; seen < count_ && found < wanted; ++seen) {
+            if (++i == count_) i = 0;
+            const std::uint32_t st = slots_[i].state.load(std::memory_order_seq_cst);
+            found += st == slot_idle || st == slot_empty || st == slot_creating;
+        }
+        return found >= wanted;
+    }
+
+    /// True when `s` is one of this table's slots.
+    bool contains(const slot_type& s) const noexcept { return &s >= begin() && &s < end(); }
 
     /// The first slot (from index 0) moved from `from` to `to`, or nullptr.
     slot_type* take_any(std::uint32_t from, std::uint32_t to) noexcept {

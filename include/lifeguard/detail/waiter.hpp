@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <source_location>
@@ -24,6 +25,11 @@ struct waiter {
     std::source_location site;
     std::int64_t since = 0;     ///< pool clock, ns
     std::int64_t deadline = 0;  ///< pool clock, ns
+    /// Admission (admission.hpp), set when it joins while the pool has a claim: connections its
+    /// task holds of this pool (the queue serves more before fewer), and for a blocking caller
+    /// its thread's scope chain (the owners of enclosing scopes wait with it: one task).
+    std::size_t holds = 0;
+    const owner_slot* chain = nullptr;
 
     // Outcome, written under the pool mutex by whoever dequeues the waiter for it.
     void* handed = nullptr;  ///< the slot handed to this waiter
@@ -37,6 +43,7 @@ struct waiter {
     bool validating = false;       ///< handed a slot the worker is checking before delivery
     bool cancelled = false;        ///< failed while the worker was checking its slot
     bool woken_by_return = false;  ///< woken by a return to take a connection (sync), not yet run
+    bool fresh = false;            ///< handed a connection just opened for it: lend it unchecked
 
     std::condition_variable cv;
 
@@ -82,6 +89,16 @@ public:
         w.prev = nullptr;
         (head_ ? head_->prev : tail_) = &w;
         head_ = &w;
+        w.queued = true;
+        ++size_;
+    }
+
+    /// Queues `w` just before `pos` (which is queued).
+    void insert_before(waiter& pos, waiter& w) noexcept {
+        w.next = &pos;
+        w.prev = pos.prev;
+        (pos.prev ? pos.prev->next : head_) = &w;
+        pos.prev = &w;
         w.queued = true;
         ++size_;
     }
