@@ -241,6 +241,7 @@ public:
         s.order_inversions = orders_.inversions();
         s.outages = outages_.load(std::memory_order_relaxed);
         s.failed_tasks = knots_.failed_tasks();
+        s.healed_tasks = knots_.healed_tasks();
         s.confirmations = knots_.confirmations();
         s.unconfirmed = knots_.unconfirmed();
         s.suppressed = suppressed_total_.load(std::memory_order_relaxed);

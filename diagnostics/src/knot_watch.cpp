@@ -19,8 +19,10 @@ public:
         if (!rec || rec->policy == deadlock_policy::ignore) return true;  // not watched: assume it may serve
         if (rec->view->has_room()) return true;
         // Connections out but not with a holder (being handed over, validated or closed)
-        // will come back: they count as room.
-        return rec->view->stats().total > holders(p).size();
+        // will come back: they count as room. (Emergency connections are never room: they are
+        // closed when they come back; the lent ones are among the holders.)
+        const pool_stats st = rec->view->stats();
+        return st.total + st.emergency > holders(p).size();
     }
 
     const std::vector<owner_id>& holders(pool_key p) {
@@ -151,7 +153,7 @@ pools_reading knot_watch::read_pools(const pool_registry& pools) const {
     for (const auto& [o, n] : blocked)
         if (n < owner_threads(o)) running.insert(o);
     for (const auto& p : r.pools) {
-        wait_state::pool_node node{p.record->id, p.has_room || p.stats.total > p.holders.size(), {}};
+        wait_state::pool_node node{p.record->id, p.has_room || p.stats.total + p.stats.emergency > p.holders.size(), {}};
         for (const auto& h : p.holders) node.holders.push_back(h.owner);
         r.state.pools.push_back(std::move(node));
         for (const auto& w : p.waiters)
@@ -257,6 +259,9 @@ void knot_watch::act(const knot& k, const pools_reading& reading, owner_id prefe
             const task_tally tally = tally_of(*pr);
             pr->record->usage.observe(tally);
             nested_now = nested_now || tally.depth >= 2;
+            // heal learns the claim before anyone is served, so that what the knot's members give
+            // back is admitted by it.
+            if (policy == deadlock_policy::heal) pr->view->raise_claim(tally.depth);
         }
     report rep = knot_report(k, roles, reading, nested_now, nested(k.pools));
     for (pool_key p : k.pools)
@@ -270,7 +275,10 @@ void knot_watch::act(const knot& k, const pools_reading& reading, owner_id prefe
     }
 
     rep.action = policy_action(policy, rep);
-    if (policy == deadlock_policy::fail_fast) fail_a_member(rep, roles, reading, k, prefer);
+    // heal lends within one pool; a knot across pools is failed as under fail_fast (a claim on
+    // one pool cannot keep a cycle between pools from forming).
+    if (policy == deadlock_policy::heal || policy == deadlock_policy::fail_fast)
+        untie_through_a_member(rep, roles, reading, k, prefer, policy);
 
     auto shared = std::make_shared<const report>(std::move(rep));
     {
@@ -305,11 +313,16 @@ void knot_watch::forget_explanation_locked(owner_id owner) {
     if (explanations_.erase(owner)) triggers_.explanations_changed(explanations_.size() + 1, explanations_.size());
 }
 
-/// fail_fast: throws deadlock_error into one member that holds a lease, so that unwinding
-/// returns it. The preferred owner (the one whose check found the knot) goes first, then the
-/// member that has waited least.
-void knot_watch::fail_a_member(report& rep, const knot_roles& roles, const pools_reading& reading, const knot& k,
-                               owner_id prefer) {
+/// Unties the knot through one member that holds a lease: `lend` (heal) lends it an emergency
+/// connection, so that it finishes and gives back what it holds; else (fail_fast, or heal when
+/// none can be lent) it gets deadlock_error, and unwinding gives them back. The preferred owner
+/// (the one whose check found the knot) goes first, then the member that has waited least.
+void knot_watch::untie_through_a_member(report& rep, const knot_roles& roles, const pools_reading& reading,
+                                        const knot& k, owner_id prefer, deadlock_policy policy) {
+    const bool lend = policy == deadlock_policy::heal && k.pools.size() == 1;
+    const char* why = lend ? "policy heal: no emergency connection could be lent"
+                      : policy == deadlock_policy::heal ? "policy heal: a knot across pools is failed as under fail_fast"
+                                                        : "policy fail_fast";
     struct candidate {
         owner_id owner;
         const pool_reading* pool;
@@ -321,17 +334,26 @@ void knot_watch::fail_a_member(report& rep, const knot_roles& roles, const pools
             if (const pool_reading* pr = reading.find(p))
                 for (const auto& w : pr->waiters)
                     if (w.owner == m) candidates.push_back({m, pr, &w});
+    // Lending, the member holding most goes first: it is the closest to finishing, and one that
+    // already has an emergency connection then gets the next (Cm - 1 of them finish any task).
+    auto holds = [](const candidate& c) {
+        return std::ranges::count_if(c.pool->holders, [&](const pool_reading::holder& h) {
+            return h.owner == c.owner || std::ranges::find(c.wait->enclosing, h.owner) != c.wait->enclosing.end();
+        });
+    };
     std::ranges::sort(candidates, [&](const candidate& a, const candidate& b) {
+        if (lend && holds(a) != holds(b)) return holds(a) > holds(b);
         if ((a.owner == prefer) != (b.owner == prefer)) return a.owner == prefer;
         return (a.pool->now - a.wait->since) < (b.pool->now - b.wait->since);
     });
     for (const auto& c : candidates) {
         // A member waiting through a nested scope's call is failed by failing that call.
         const owner_id target = c.wait->through != 0 ? c.wait->through : c.owner;
-        report attempt = rep;
-        attempt.victim = target;
-        attempt.action = victim_action(target, c.owner, c.pool->record->name, c.wait->site);
-        auto shared = std::make_shared<const report>(attempt);
+        const std::string& pool = c.pool->record->name;
+        report failed = rep;
+        failed.victim = target;
+        failed.action = victim_action(target, c.owner, pool, c.wait->site, why);
+        auto shared = std::make_shared<const report>(failed);
         auto d = std::make_shared<pool_diagnostics>(victim_diagnostics(*c.pool, *c.wait, target, *shared));
         auto ex = std::make_exception_ptr(deadlock_error(std::move(d), shared));
         {
@@ -339,8 +361,19 @@ void knot_watch::fail_a_member(report& rep, const knot_roles& roles, const pools
             std::lock_guard lock(tables_);
             remember_explanation({target}, shared);
         }
-        if (c.pool->view->fail_waiter(target, make_error_code(errc::deadlock), std::move(ex))) {
-            rep = std::move(attempt);
+        pool_view& view = *c.pool->view;
+        const auto outcome = lend ? view.heal_waiter(target, make_error_code(errc::deadlock), std::move(ex))
+                                  : (view.fail_waiter(target, make_error_code(errc::deadlock), std::move(ex))
+                                         ? pool_view::heal_outcome::failed
+                                         : pool_view::heal_outcome::not_waiting);
+        if (outcome == pool_view::heal_outcome::lending) {
+            rep.lent_to = target;
+            rep.action = healing_action(target, c.owner, pool, c.wait->site, view.options(), view.stats().claim);
+            healed_tasks_.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        if (outcome == pool_view::heal_outcome::failed) {
+            rep = std::move(failed);
             failed_tasks_.fetch_add(1, std::memory_order_relaxed);
             return;
         }

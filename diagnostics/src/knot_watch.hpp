@@ -60,6 +60,7 @@ public:
 
     std::uint64_t deadlocks() const noexcept { return deadlocks_.load(std::memory_order_relaxed); }
     std::uint64_t failed_tasks() const noexcept { return failed_tasks_.load(std::memory_order_relaxed); }
+    std::uint64_t healed_tasks() const noexcept { return healed_tasks_.load(std::memory_order_relaxed); }
     std::uint64_t confirmations() const noexcept { return confirmations_.load(std::memory_order_relaxed); }
     std::uint64_t unconfirmed() const noexcept { return unconfirmed_.load(std::memory_order_relaxed); }
 
@@ -67,7 +68,8 @@ private:
     void add_enclosing_waits(pools_reading& reading) const;
     void act(const knot& k, const pools_reading& reading, owner_id prefer, std::uint64_t started,
              const nested_pairs_on& nested, reports_to_emit& out);
-    void fail_a_member(report& rep, const knot_roles& roles, const pools_reading& reading, const knot& k, owner_id prefer);
+    void untie_through_a_member(report& rep, const knot_roles& roles, const pools_reading& reading, const knot& k,
+                                owner_id prefer, deadlock_policy policy);
     template <class Pred>
     void untie_if(Pred&& pred);
     void remember_explanation(const std::vector<owner_id>& owners, const std::shared_ptr<const report>& rep);
@@ -85,7 +87,7 @@ private:
     std::unordered_map<owner_id, std::shared_ptr<const report>> explanations_;  // owner -> the knot it waited in
     std::atomic<std::size_t> active_count_{0};
 
-    std::atomic<std::uint64_t> deadlocks_{0}, failed_tasks_{0}, confirmations_{0}, unconfirmed_{0};
+    std::atomic<std::uint64_t> deadlocks_{0}, failed_tasks_{0}, healed_tasks_{0}, confirmations_{0}, unconfirmed_{0};
 };
 
 }  // namespace lifeguard::diagnostics::detail

@@ -111,6 +111,7 @@ reports_to_emit nesting_watch::record(pool_record& rec, pool_view& pool, const n
     const pool_stats st = pool.stats();
     const bool room = pool.has_room();
     rec.usage.observe_depth(s.depth);
+    pool.raise_claim(s.depth);  // under heal, admission learns the claim from here
     reports_to_emit out = sample(rec, pool, st);
     std::lock_guard lock(tables_);
     auto [it, fresh] = pairs_.try_emplace(s.key);

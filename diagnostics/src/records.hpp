@@ -57,8 +57,9 @@ inline int severity(deadlock_policy p) noexcept {
     switch (p) {
     case deadlock_policy::ignore: return 0;
     case deadlock_policy::report: return 1;
-    case deadlock_policy::fail_fast: return 2;
-    case deadlock_policy::abort: return 3;
+    case deadlock_policy::heal: return 2;
+    case deadlock_policy::fail_fast: return 3;
+    case deadlock_policy::abort: return 4;
     }
     return 1;
 }

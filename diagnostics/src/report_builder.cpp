@@ -108,6 +108,7 @@ std::string policy_action(deadlock_policy policy, const report& rep) {
         return "reported (policy report): the tasks keep waiting until their acquire_timeout (" +
                duration_text(timeout) + ")";
     }
+    case deadlock_policy::heal: return "heal: no member could be lent a connection (they stopped waiting)";
     case deadlock_policy::fail_fast: return "fail_fast: no member could be failed (they stopped waiting)";
     case deadlock_policy::abort: return "aborting the process (policy abort)";
     case deadlock_policy::ignore: break;
@@ -115,10 +116,27 @@ std::string policy_action(deadlock_policy policy, const report& rep) {
     return {};
 }
 
-std::string victim_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site) {
-    return "failed task " + std::to_string(target) + " (waiting for " + in_quotes(pool) + " at " + describe_site(site) +
-           (target != member ? ", inside task " + std::to_string(member) : std::string()) +
-           ") with deadlock_error (policy fail_fast); the leases it holds go back as it unwinds";
+namespace {
+/// "task 7 (waiting for 'ids' at users::save(), inside task 3)"
+std::string member_waiting(owner_id target, owner_id member, const std::string& pool, const std::source_location& site) {
+    return "task " + std::to_string(target) + " (waiting for " + in_quotes(pool) + " at " + describe_site(site) +
+           (target != member ? ", inside task " + std::to_string(member) : std::string()) + ")";
+}
+}  // namespace
+
+std::string victim_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
+                          std::string_view why) {
+    return "failed " + member_waiting(target, member, pool, site) + " with deadlock_error (" + std::string(why) +
+           "); the leases it holds go back as it unwinds";
+}
+
+std::string healing_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
+                           const pool_options& options, std::uint64_t claim) {
+    return "healed (policy heal): lent " + member_waiting(target, member, pool, site) +
+           " an emergency connection beyond max_size " + std::to_string(options.max_size) + " (max_overflow " +
+           std::to_string(options.max_overflow) + "), closed when it comes back; nobody was failed. " + in_quotes(pool) +
+           " now admits requests for a claim of " + std::to_string(claim) +
+           " connections per task, so this knot cannot form again; it is undersized (see the safe size)";
 }
 
 pool_diagnostics victim_diagnostics(const pool_reading& pool, const pool_reading::waiter& wait, owner_id target,

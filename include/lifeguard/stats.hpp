@@ -28,7 +28,7 @@ struct pool_stats {
     std::size_t max = 0;       ///< max_size
     std::size_t min = 0;       ///< min_idle
     std::size_t claim = 0;     ///< the claim admission goes by (max_nesting declared or learned); <= 1: none
-    std::size_t emergency = 0; ///< emergency connections open beyond max (on_deadlock heal)
+    std::size_t emergency = 0; ///< emergency connections lent now, beyond max (on_deadlock heal; not in total or active)
 
     // Counters since the pool was made.
     std::uint64_t acquired = 0;         ///< successful acquires

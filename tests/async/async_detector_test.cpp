@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "async/async_support.hpp"
+#include "async/coroutine_gate.hpp"
 #include "detector/detector_fixture.hpp"
 #include "lifeguard/diagnostics/deadlock_error.hpp"
 #include "lifeguard/diagnostics/detector.hpp"
@@ -101,25 +102,6 @@ struct fixture {
         p->add_observer(detector);
         return p;
     }
-};
-
-/// Coroutines on one single-threaded io_context wait here until `n` have arrived.
-class coroutine_gate {
-public:
-    coroutine_gate(asio::any_io_executor ex, int n)
-        : timer_(ex, asio::steady_timer::time_point::max()), left_(n) {}
-    asio::awaitable<void> arrive_and_wait() {
-        if (--left_ == 0) {
-            timer_.cancel();
-            co_return;
-        }
-        error_code ignored;
-        co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
-
-private:
-    asio::steady_timer timer_;
-    int left_;
 };
 
 /// Resumes the awaiting coroutine on the thread of `ex` (Asio 1.18 cannot bind use_awaitable to

@@ -118,9 +118,10 @@ TEST(AdmissionPool, HealLendsAnEmergencyConnectionBeyondMaxSizeAndClosesItWhenIt
     ASSERT_TRUE(id) << failed.message();
     EXPECT_EQ(id.owner(), task);
     auto st = pool->stats();
-    EXPECT_EQ(st.total, 2u);
+    EXPECT_EQ(st.total, 1u) << "the pool's own connections";
     EXPECT_EQ(st.max, 1u);
-    EXPECT_EQ(st.emergency, 1u);
+    EXPECT_EQ(st.emergency, 1u) << "beyond max_size";
+    EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 2);
     EXPECT_EQ(st.emergency_lent, 1u);
     EXPECT_EQ(pool->view().holders().size(), 2u) << "the detector must see both leases";
     id.release();
@@ -164,6 +165,7 @@ TEST(AdmissionPool, HealFailsTheMemberWhenTheEmergencyConnectionCannotBeOpened) 
     EXPECT_EQ(st.emergency_failed, 1u);
     EXPECT_EQ(st.emergency, 0u);
     EXPECT_EQ(st.total, 1u);
+    EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 1);
 }
 
 TEST(AdmissionPool, APromisedEmergencyConnectionDoesNotOutliveAClosedPool) {
@@ -181,6 +183,27 @@ TEST(AdmissionPool, APromisedEmergencyConnectionDoesNotOutliveAClosedPool) {
     pool->run_worker_once();
     EXPECT_EQ(pool->stats().emergency, 0u);
     EXPECT_EQ(f.driver.with([](auto& s) { return s.connects; }), 1) << "nothing was opened for a closed pool";
+}
+
+TEST(AdmissionPool, AClaimLearnedWhileTasksWaitPutsTheNestedRequestBeforeEarlierFirstRequests) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2, .on_deadlock = deadlock_policy::heal});
+    const owner_id a = new_owner_id(), b = new_owner_id(), c = new_owner_id();
+    auto tx_a = acquire_as(*pool, a);
+    auto tx_c = acquire_as(*pool, c);
+    std::error_code b_failed, a_failed;
+    auto b_first = acquire_on_thread(*pool, b, b_failed);
+    ASSERT_TRUE(f.events->wait_blocked_for(1, 60s));
+    auto a_nested = acquire_on_thread(*pool, a, a_failed);  // queued behind b: no claim yet
+    ASSERT_TRUE(f.events->wait_blocked_for(2, 60s));
+    pool->view().raise_claim(2);  // what the detector does when it sees a nest 2 deep
+    tx_c.release();
+    auto id_a = outcome_of(a_nested, *pool);
+    EXPECT_TRUE(id_a) << "a holds one and asks for its last: it goes first. " << a_failed.message();
+    EXPECT_EQ(pool->stats().pending, 1u) << "b waits: a 2nd transaction would leave a none";
+    id_a.release();
+    tx_a.release();
+    EXPECT_TRUE(outcome_of(b_first, *pool)) << b_failed.message();
 }
 
 TEST(AdmissionPool, OnlyHealLearnsTheClaim) {

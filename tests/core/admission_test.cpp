@@ -88,5 +88,16 @@ TEST(Admission, MatchesTheBruteForceBankersCheckOnRandomStates) {
     EXPECT_GT(unsafe, 1000u) << "the random states must exercise both answers";
 }
 
+TEST(Admission, AnUnsafeStateStillLetsTasksThatHoldConnectionsGoOn) {
+    // Claim 3 learned after nine tasks took one connection each of a pool of 10: unsafe already.
+    const std::vector<std::size_t> eight(8, 1);
+    EXPECT_FALSE(safe_after_grant(3, 0, 1, eight));
+    EXPECT_TRUE(admits(3, 0, 1, eight, true)) << "refusing every holder would leave them waiting beside an idle connection";
+    EXPECT_FALSE(admits(3, 0, 1, eight, false)) << "a declared claim never let the state become unsafe";
+    EXPECT_FALSE(admits(3, 0, 0, std::vector<std::size_t>(9, 1), true)) << "a first request never makes it worse";
+    // Safe before, unsafe after: the banker's answer stands.
+    EXPECT_FALSE(admits(3, 0, 1, std::vector<std::size_t>{2}, true)) << "claim 3: A holds 2, B holds 1, one spare: A first";
+}
+
 }  // namespace
 }  // namespace lifeguard::detail

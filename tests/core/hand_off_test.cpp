@@ -186,5 +186,23 @@ TEST(HandOff, ANestedRequestThatGoesBeforeTheOwedHeadEndsTheDebt) {
     EXPECT_TRUE(h.may_claim(nested, false));
 }
 
+TEST(HandOff, RankingAgainPutsWaitersThatHoldMoreFirstAndEndsTheDebtOfADisplacedHead) {
+    hand_off h;
+    sync_waiter first_a, nested, first_b;
+    h.join(first_a);
+    h.join(nested);  // joined before the pool had a claim: holds was not counted
+    h.join(first_b);
+    h.owe_head();
+    nested.holds = 1;
+    EXPECT_TRUE(h.rank_by_holds());
+    EXPECT_EQ(h.head(), &nested);
+    EXPECT_FALSE(h.head_owed());
+    std::vector<waiter*> order;
+    h.for_each([&](waiter& w) { order.push_back(&w); });
+    EXPECT_EQ(order, (std::vector<waiter*>{&nested, &first_a, &first_b}));
+    EXPECT_FALSE(h.rank_by_holds()) << "ranked already: the head stays";
+    EXPECT_EQ(h.size(), 3u);
+}
+
 }  // namespace
 }  // namespace lifeguard::detail

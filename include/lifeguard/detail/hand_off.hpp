@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "lifeguard/detail/waiter.hpp"
 
@@ -82,6 +83,22 @@ public:
             queue_.insert_before(*before, w);
         }
         return queue_.head() == &w;
+    }
+
+    /// Orders the queue again by what each waiter's task holds (more first, FIFO among equals),
+    /// after the holdings were counted anew: waiters that joined before the pool had a claim
+    /// were queued in arrival order. True when the head changed (an owed head is owed no more).
+    bool rank_by_holds() {
+        std::vector<waiter*> order;
+        order.reserve(queue_.size());
+        queue_.for_each([&](waiter& w) { order.push_back(&w); });
+        std::ranges::stable_sort(order, [](const waiter* a, const waiter* b) { return a->holds > b->holds; });
+        waiter* const old_head = queue_.head();
+        queue_.clear();
+        for (waiter* w : order) queue_.push_back(*w);
+        if (queue_.head() == old_head) return false;
+        head_owed_ = false;
+        return true;
     }
 
     /// Puts `w` back first: a connection handed to it failed its check and it keeps its place.

@@ -510,11 +510,7 @@ public:
             usage_max = std::max(usage_max, s.usage_max_ns.get());
         }
         st.usage.max = std::chrono::nanoseconds(usage_max);
-        const slot_census emergency = emergency_slots_.census();
-        st.emergency = emergency.open();
-        st.total += emergency.open();
-        st.active += emergency.leased;
-        st.creating += emergency.creating;
+        st.emergency = emergency_slots_.census().leased;
         st.pending = waiting_.load(std::memory_order_relaxed);
         st.max = options_.max_size;
         st.min = options_.min_idle;
@@ -590,6 +586,16 @@ public:
         std::size_t claim = claim_.load(std::memory_order_relaxed);
         while (depth > claim && !claim_.compare_exchange_weak(claim, depth, std::memory_order_relaxed)) {
         }
+        if (depth <= claim) return;
+        claim_rose_.store(true, std::memory_order_relaxed);
+        // Waiters queued before the claim rose were ranked without it: a nested request may sit
+        // behind first requests that admission now refuses.
+        std::lock_guard lock(mutex_);
+        hand_off_.for_each([&](waiter& w) { w.holds = holdings_locked(w); });
+        if (!hand_off_.rank_by_holds()) return;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_fair) slow_path_.fetch_and(~slow_fair, std::memory_order_relaxed);
+        restart_fairness_count_locked();
+        let_head_act_locked();
     }
 
     void count_deadlock() noexcept override { deadlocks_.fetch_add(1, std::memory_order_relaxed); }
@@ -712,9 +718,10 @@ private:
 
     /// May `w` be granted `granted`, just claimed for it (leased, no owner yet)? The banker's
     /// check of admission.hpp on the pool's claim (mutex held): who holds what is read from the
-    /// slots' owner stamps. A lease whose owner is not stamped yet counts as another task's;
-    /// scopes acting for one task on other threads count as separate tasks. Both only make the
-    /// check stricter (a safe answer stays safe).
+    /// slots' owner stamps, and a blocked thread is one task with the owners of all the scopes
+    /// its call is nested in. A lease whose owner is not stamped yet (its borrower is about to
+    /// run) counts as a task of its own, and so does each scope of a task that is running: both
+    /// make the answer stricter only while someone runs, who will give back or ask again.
     bool admits_locked(const waiter& w, const slot_type& granted) noexcept {
         const std::size_t claim = claim_.load(std::memory_order_relaxed);
         if (claim <= 1) return true;
@@ -723,23 +730,31 @@ private:
         if (obviously_safe(claim, spare, 0)) return true;
         const std::size_t mine = holdings_locked(w);
         if (obviously_safe(claim, spare, mine)) return true;
-        others_holdings_.clear();
+        // The task of each lease: the waiter whose thread acts for its owner, else the owner.
+        task_of_lease_.clear();
         for (const slot_type& s : slots_) {
             if (&s == &granted || s.state.load(std::memory_order_relaxed) != slot_leased) continue;
             const owner_id o = s.owner.load(std::memory_order_relaxed);
-            if (!is_own(w, o)) others_holdings_.push_back(o);
+            if (is_own(w, o)) continue;
+            std::uintptr_t task = o == 0 ? reinterpret_cast<std::uintptr_t>(&s) : o;  // unstamped: alone
+            if (o != 0)
+                for (const waiter* q = hand_off_.head(); q; q = q->next)
+                    if (is_own(*q, o)) {
+                        task = reinterpret_cast<std::uintptr_t>(q);
+                        break;
+                    }
+            task_of_lease_.push_back(task);
         }
-        std::ranges::sort(others_holdings_);
+        std::ranges::sort(task_of_lease_);
         std::vector<std::size_t>& per_task = per_task_holdings_;
         per_task.clear();
-        for (std::size_t i = 0; i < others_holdings_.size(); ++i) {
-            const bool same_task = i != 0 && others_holdings_[i] != 0 && others_holdings_[i] == others_holdings_[i - 1];
-            if (same_task)
+        for (std::size_t i = 0; i < task_of_lease_.size(); ++i) {
+            if (i != 0 && task_of_lease_[i] == task_of_lease_[i - 1])
                 ++per_task.back();
             else
                 per_task.push_back(1);
         }
-        return safe_after_grant(claim, spare, mine, per_task);
+        return admits(claim, spare, mine, per_task, claim_rose_.load(std::memory_order_relaxed));
     }
 
     /// True when a lease stamped `o` belongs to `w`'s task: its owner, or (a blocking caller)
@@ -1120,12 +1135,12 @@ private:
     /// observer calls). Returns false when nothing was due. What is due is the housekeeper's
     /// decision; carrying it out is the engine's.
     bool worker_step(std::unique_lock<std::mutex>& lock) {
-        if (!emergency_jobs_.empty()) {
-            open_emergency(lock);
+        if (!close_queue_.empty()) {  // first: an emergency connection that came back frees its slot
+            drain_close_queue(lock);
             return true;
         }
-        if (!close_queue_.empty()) {
-            drain_close_queue(lock);
+        if (!emergency_jobs_.empty()) {
+            open_emergency(lock);
             return true;
         }
         if (!check_queue_.empty()) {
@@ -1276,10 +1291,11 @@ private:
         return nullptr;
     }
 
-    /// Emergency connections open, being opened or promised.
+    /// Emergency connections lent, being opened or promised (one that came back and waits to
+    /// be closed is not: the worker closes it before it opens the next).
     std::size_t emergency_in_use_locked() const noexcept {
         const slot_census c = emergency_slots_.census();
-        return c.open() + c.creating + emergency_jobs_.size();
+        return c.leased + c.creating + emergency_jobs_.size();
     }
 
     /// Checks a slot handed to an async waiter, then delivers it, or retires it and puts the
@@ -1446,6 +1462,7 @@ private:
     std::atomic<pool_observer*> observer_{nullptr};
     /// The claim admission goes by: max_nesting, or what heal learned; <= 1: no admission.
     std::atomic<std::size_t> claim_{options_.max_nesting};
+    std::atomic<bool> claim_rose_{false};  ///< heal raised the claim: states may be unsafe already
 
     alignas(64) mutable std::mutex mutex_;
     housekeeper<connection_type> upkeep_;  ///< what the worker must do, and when
@@ -1459,7 +1476,7 @@ private:
     std::uint64_t wake_fenced_ = 0;
     std::deque<close_job> close_queue_;
     std::deque<emergency_job> emergency_jobs_;  ///< knot members promised an emergency connection
-    std::vector<owner_id> others_holdings_;     ///< admission's scratch (mutex held)
+    std::vector<std::uintptr_t> task_of_lease_;  ///< admission's scratch (mutex held)
     std::vector<std::size_t> per_task_holdings_;
     std::deque<check_job> check_queue_;
     std::condition_variable checked_;  ///< the worker finished checking a slot for an async waiter

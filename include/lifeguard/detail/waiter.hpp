@@ -103,6 +103,11 @@ public:
         ++size_;
     }
 
+    /// Empties the queue, leaving the nodes unlinked and unqueued.
+    void clear() noexcept {
+        while (head_) remove(*head_);
+    }
+
     void remove(waiter& w) noexcept {
         if (!w.queued) return;
         (w.prev ? w.prev->next : head_) = w.next;

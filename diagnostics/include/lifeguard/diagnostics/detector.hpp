@@ -90,7 +90,8 @@ struct detector_stats {
     std::uint64_t nested_pairs = 0;      ///< distinct (pool, outer site, inner site) pairs seen
     std::uint64_t order_inversions = 0;  ///< pool-order cycles reported
     std::uint64_t outages = 0;           ///< outage reports
-    std::uint64_t failed_tasks = 0;      ///< tasks failed with deadlock_error (fail_fast)
+    std::uint64_t failed_tasks = 0;      ///< tasks failed with deadlock_error (fail_fast; heal when none could be lent)
+    std::uint64_t healed_tasks = 0;      ///< knot members lent an emergency connection (heal)
     std::uint64_t confirmations = 0;     ///< fast checks that found no sink and went to the pools
     std::uint64_t unconfirmed = 0;       ///< ... of which the pools' own state disproved
     std::uint64_t suppressed = 0;        ///< reports not logged because of the rate limit

@@ -107,6 +107,7 @@ struct report {
     /// What the detector did ("reported", "failed task 18 with deadlock_error", ...).
     std::string action;
     owner_id victim = 0;  ///< fail_fast: the task that was failed
+    owner_id lent_to = 0; ///< heal: the task lent an emergency connection
 
     /// One line: what happened.
     std::string headline() const;
