@@ -27,6 +27,7 @@ struct pool_stats {
     std::size_t creating = 0;  ///< connections being opened by the pool's worker
     std::size_t max = 0;       ///< max_size
     std::size_t min = 0;       ///< min_idle
+    bool suspended = false;    ///< suspend() is in force: nobody is lent a connection until resume()
 
     // Counters since the pool was made.
     std::uint64_t acquired = 0;         ///< successful acquires

@@ -70,8 +70,11 @@
 
 #include "lifeguard/detail/clock.hpp"
 #include "lifeguard/detail/fence.hpp"
+#include "lifeguard/detail/first_connection.hpp"
 #include "lifeguard/detail/hand_off.hpp"
+#include "lifeguard/detail/health_window.hpp"
 #include "lifeguard/detail/housekeeper.hpp"
+#include "lifeguard/detail/live_options.hpp"
 #include "lifeguard/detail/lock_check.hpp"
 #include "lifeguard/detail/observer_list.hpp"
 #include "lifeguard/detail/return_guard.hpp"
@@ -79,6 +82,7 @@
 #include "lifeguard/detail/waiter.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
+#include "lifeguard/health.hpp"
 #include "lifeguard/observer.hpp"
 #include "lifeguard/options.hpp"
 #include "lifeguard/stats.hpp"
@@ -100,6 +104,10 @@ std::uint64_t lifetime_jitter_seed() noexcept;
 inline constexpr std::uint32_t slow_closed = 1;
 inline constexpr std::uint32_t slow_fair = 2;       // the head is owed the next return: no barging
 inline constexpr std::uint32_t slow_sleepers = 4;   // waiters sleep: returns come to wake one
+inline constexpr std::uint32_t slow_suspended = 8;  // suspend(): nobody is lent a connection
+inline constexpr std::uint32_t slow_surplus = 16;   // max_size shrank: returns retire what is above it
+/// The bits that stop borrowing on the fast path.
+inline constexpr std::uint32_t slow_no_borrow = slow_closed | slow_fair | slow_suspended;
 
 inline thread_local std::uint32_t borrow_hint = 0;
 
@@ -131,14 +139,15 @@ public:
 
     pool_core(Driver driver, pool_options options, Clock clock, worker_mode mode)
         : driver_(std::move(driver)),
-          options_(validated(std::move(options))),
+          options_(options),
           clock_(std::move(clock)),
           id_(next_pool_id()),
-          slots_(options_.max_size),
+          slots_(opts().max_size_ceiling),
           mode_(mode),
-          upkeep_(upkeep_settings::from(options_), lifetime_jitter_seed() ^ id_) {
+          upkeep_(upkeep_settings::from(opts()), lifetime_jitter_seed() ^ id_) {
         init_asymmetric_fence();
         upkeep_.start(precise_now(clock_));
+        if (opts().initialization_fail_timeout.count() >= 0) adopt_first_connection();
         if constexpr (subscribable_clock<Clock>)
             clock_subscription_ = clock_.subscribe([this] { on_clock_advanced(); });
         if (mode_ == worker_mode::thread) worker_ = std::thread([this] { worker_loop(); });
@@ -169,7 +178,7 @@ public:
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) [[unlikely]]
             outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if ((slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) == 0) [[likely]] {
+        if ((slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) == 0) [[likely]] {
             if (slot_type* s = borrow_idle(owner, site, started)) {
                 if (obs) [[unlikely]]
                     outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -191,7 +200,7 @@ public:
     slot_type* try_acquire(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -205,7 +214,7 @@ public:
     slot_type* try_acquire_async(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -229,7 +238,7 @@ public:
             w.wake();
             return;
         }
-        if (hand_off_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= opts().max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             w.failure = make_error_code(errc::pending_limit);
             w.wake();
@@ -254,7 +263,11 @@ public:
     void cancel_async(waiter& w, std::error_code ec) {
         std::lock_guard lock(mutex_);
         if (w.done() || w.cancelled) return;
-        if (ec == errc::timeout) timeouts_.fetch_add(1, std::memory_order_relaxed);
+        if (ec == errc::timeout) {
+            timeouts_.fetch_add(1, std::memory_order_relaxed);
+            const std::int64_t now = precise_now(clock_);
+            health_.queued(now, now - w.since, true);
+        }
         if (w.validating) {
             // The worker is checking a slot for it: it puts the slot back and wakes `w` once it
             // no longer touches it (the completion may free `w`).
@@ -274,8 +287,10 @@ public:
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp_lease(*s, w.owner, w.site, coarse_now(clock_));
-            const std::int64_t waited = precise_now(clock_) - w.since;
+            const std::int64_t ended = precise_now(clock_);
+            const std::int64_t waited = ended - w.since;
             acquire_wait_.add(waited);
+            health_.queued(ended, waited, false);
             if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
             ec.clear();
         } else {
@@ -413,6 +428,66 @@ public:
         worker_cv_.notify_all();
     }
 
+    /// Lends nothing until resume(): acquisitions wait (and time out) as when all connections
+    /// are leased. Once this returns, no acquisition starting later is lent a connection (the
+    /// flag is fenced like close()'s). Leases are not interrupted. Idempotent.
+    void suspend() {
+        std::unique_lock lock(mutex_);
+        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_suspended)) return;
+        slow_path_.fetch_or(slow_suspended, std::memory_order_seq_cst);
+        lock.unlock();
+        heavy_fence();
+    }
+
+    /// Ends suspend(): the waiters are served in the order they came, idle connections first,
+    /// then as the worker opens more. Idempotent.
+    void resume() {
+        std::lock_guard lock(mutex_);
+        if (!(slow_path_.load(std::memory_order_relaxed) & slow_suspended)) return;
+        slow_path_.fetch_and(~slow_suspended, std::memory_order_seq_cst);
+        serve_in_order_locked();
+    }
+
+    /// Applies `change` (validated like the constructor's options; options_error and no change
+    /// when it fails). A lower max_size retires connections above it: idle ones now, leased ones
+    /// as they come back. A higher one opens connections for the waiters now.
+    void reconfigure(const pool_settings& change) {
+        std::unique_lock lock(mutex_);
+        const pool_options& next = options_.apply(change);
+        upkeep_.apply(upkeep_settings::from(next));
+        if (retire_surplus_locked() > 0) {
+            // Leased connections above max_size: their returns must see the flag (fenced as in
+            // arm_wake_locked), and any return that came back before it did is retired here.
+            slow_path_.fetch_or(slow_surplus, std::memory_order_seq_cst);
+            lock.unlock();
+            heavy_fence();
+            lock.lock();
+            retire_surplus_locked();
+        }
+        serve_in_order_locked();
+        worker_cv_.notify_all();
+    }
+
+    /// The readiness snapshot of health.hpp: connectivity, saturation over the last `window`,
+    /// and a verdict. Never takes the pool's mutex.
+    pool_health health(std::chrono::nanoseconds window) const {
+        pool_health h;
+        const pool_options& o = opts();
+        const pool_stats st = stats();
+        h.pool_name = o.name;
+        const std::uint32_t bits = slow_path_.load(std::memory_order_relaxed);
+        h.closed = (bits & slow_closed) != 0;
+        h.suspended = (bits & slow_suspended) != 0;
+        h.open = st.total;
+        h.idle = st.idle;
+        h.active = st.active;
+        h.max_size = st.max;
+        h.pending = st.pending;
+        health_.fill(h, precise_now(clock_), to_ns(window));
+        judge(h, to_ns(o.acquire_timeout));
+        return h;
+    }
+
     /// Called by the handle's destructor. Returns true when the caller must delete `this`
     /// now; false when outstanding leases will (the last one returned deletes it).
     bool shut_down() {
@@ -469,8 +544,9 @@ public:
     // ------------------------------------------------------------------ pool_view
 
     std::uint64_t id() const noexcept override { return id_; }
-    const std::string& name() const noexcept override { return options_.name; }
-    const pool_options& options() const noexcept override { return options_; }
+    const std::string& name() const noexcept override { return opts().name; }
+    /// The options in force now (a version that stays valid for the pool's life).
+    const pool_options& options() const noexcept override { return opts(); }
     std::chrono::nanoseconds now() const noexcept override {
         return std::chrono::nanoseconds(precise_now(clock_));
     }
@@ -492,8 +568,10 @@ public:
         }
         st.usage.max = std::chrono::nanoseconds(usage_max);
         st.pending = waiting_.load(std::memory_order_relaxed);
-        st.max = options_.max_size;
-        st.min = options_.min_idle;
+        const pool_options& o = opts();
+        st.max = o.max_size;
+        st.min = o.min_idle;
+        st.suspended = (slow_path_.load(std::memory_order_relaxed) & slow_suspended) != 0;
         st.timeouts = timeouts_.load(std::memory_order_relaxed);
         st.rejected = rejected_.load(std::memory_order_relaxed);
         st.created = created_.load(std::memory_order_relaxed);
@@ -531,7 +609,7 @@ public:
     bool has_room() const noexcept override {
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return false;
         const slot_census c = slots_.census();
-        return c.idle + c.creating > 0 || c.open() < slots_.size();
+        return c.idle + c.creating > 0 || c.open() < opts().max_size;
     }
 
     bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
@@ -598,7 +676,7 @@ private:
                 return false;
             }
             if (started == 0) started = precise_now(clock_);
-            if (!driver_.is_valid(*s.connection, options_.validation_timeout)) {
+            if (!driver_.is_valid(*s.connection, opts().validation_timeout)) {
                 retire(s, close_reason::broken);
                 return false;
             }
@@ -638,15 +716,76 @@ private:
         return retirement_due(s, now, evict_generation_.load(std::memory_order_relaxed)) || must_validate(s, now);
     }
 
-    /// Claims an idle slot for the head waiter (mutex held).
-    slot_type* claim_idle_locked() noexcept { return slots_.take_any(slot_idle, slot_leased); }
+    /// Claims an idle slot for the head waiter (mutex held); none while suspended.
+    slot_type* claim_idle_locked() noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return nullptr;
+        return slots_.take_any(slot_idle, slot_leased);
+    }
+
+    /// The head waiter, or nullptr when nobody waits or the pool is suspended (mutex held).
+    waiter* head_to_serve_locked() const noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return nullptr;
+        return hand_off_.head();
+    }
+
+    /// Hands idle connections to the waiters, oldest first, and has the worker open more if
+    /// they are still wanted (resume(), a larger max_size).
+    void serve_in_order_locked() noexcept {
+        while (waiter* head = head_to_serve_locked()) {
+            slot_type* s = claim_idle_locked();
+            if (!s) break;
+            give_to_waiter_locked(*head, *s);
+        }
+        let_head_act_locked();
+        if (wants_connection_locked()) request_work_locked();
+    }
+
+    /// Retires idle connections while more are open (or being opened) than max_size; returns
+    /// how many are still above it once those close (leases that must come back first).
+    std::size_t retire_surplus_locked() {
+        const slot_census c = slots_.census();
+        const std::size_t leaving = close_queue_.size() + draining_;
+        const std::size_t counted = c.open() + c.creating;
+        const std::size_t max = opts().max_size;
+        std::size_t surplus = counted > leaving + max ? counted - leaving - max : 0;
+        retire_idle_locked(
+            [&](const slot_type&) {
+                if (surplus == 0) return false;
+                --surplus;
+                return true;
+            },
+            close_reason::evicted);
+        if (surplus == 0) slow_path_.fetch_and(~slow_surplus, std::memory_order_relaxed);
+        if (!close_queue_.empty()) worker_cv_.notify_all();
+        return surplus;
+    }
+
+    /// The options in force now.
+    const pool_options& opts() const noexcept { return options_.current(); }
+
+    /// initialization_fail_timeout >= 0: opens the first connection on the constructing thread
+    /// (first_connection.hpp; throws startup_error) and puts it in the first slot, idle.
+    void adopt_first_connection() {
+        const std::int64_t began = precise_now(clock_);
+        slot_type& s = slots_[0];
+        s.connection.emplace(open_first_connection(driver_, clock_, opts()));
+        const std::int64_t now = precise_now(clock_);
+        creation_.add(now - began);
+        created_.fetch_add(1, std::memory_order_relaxed);
+        health_.connect_succeeded(now);
+        s.created_at = now;
+        s.last_used.store(now, std::memory_order_relaxed);
+        s.last_checked.store(now, std::memory_order_relaxed);
+        s.expires_at = upkeep_.lifetime_end(now);
+        s.state.store(slot_idle, std::memory_order_release);
+    }
 
     slot_type* acquire_waiting(owner_id owner, std::string_view label, const std::source_location& site,
                                std::int64_t started, std::error_code& ec,
                                std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception,
                                std::optional<std::int64_t> given_deadline) {
         if (started == 0) started = precise_now(clock_);
-        const std::int64_t deadline = given_deadline ? *given_deadline : add_ns(started, to_ns(options_.acquire_timeout));
+        const std::int64_t deadline = given_deadline ? *given_deadline : add_ns(started, to_ns(opts().acquire_timeout));
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         for (;;) {
             sync_waiter w;
@@ -659,8 +798,10 @@ private:
             slot_type* s = wait_in_queue(w, obs, failed);
             if (s) {
                 if (!check_before_lending(*s, owner, site, started)) continue;  // broken: retry in the time left
-                const std::int64_t waited = precise_now(clock_) - started;
+                const std::int64_t ended = precise_now(clock_);
+                const std::int64_t waited = ended - started;
                 acquire_wait_.add(waited);
+                health_.queued(ended, waited, false);
                 if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
                 ec.clear();
                 return s;
@@ -678,7 +819,7 @@ private:
             failed = errc::pool_closed;
             return nullptr;
         }
-        if (hand_off_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= opts().max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             failed = errc::pending_limit;
             return nullptr;
@@ -729,6 +870,7 @@ private:
             if (now >= w.deadline) {
                 leave_queue_locked(w);
                 timeouts_.fetch_add(1, std::memory_order_relaxed);
+                health_.queued(now, now - w.since, true);
                 failed = errc::timeout;
                 break;
             }
@@ -871,6 +1013,8 @@ private:
             worker_cv_.notify_all();
             return;
         }
+        if (slow_path_.load(std::memory_order_relaxed) & slow_surplus) retire_surplus_locked();
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return;  // resume() serves
         if (!serve_queue_locked()) return;
         lock.unlock();
         std::this_thread::yield();
@@ -1037,7 +1181,7 @@ private:
         slot_type* s = slots_.take_any(slot_empty, slot_creating);
         if (!s) return false;
         lock.unlock();
-        const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), options_.acquire_timeout);
+        const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), opts().acquire_timeout);
         const std::int64_t began = precise_now(clock_);
         std::string error;
         try {
@@ -1055,6 +1199,7 @@ private:
             if (obs) outside_lock(obs)->on_connect_failed(*this, error);
             lock.lock();
             s->state.store(slot_empty, std::memory_order_release);
+            health_.connect_failed(ended, error);
             last_connect_error_ = std::move(error);
             upkeep_.connect_failed(ended);
             return true;
@@ -1070,9 +1215,10 @@ private:
         s->expires_at = upkeep_.lifetime_end(ended);
         last_connect_error_.clear();
         upkeep_.connect_succeeded();
+        health_.connect_succeeded(ended);
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             queue_close_locked(*s, close_reason::shutdown);
-        } else if (waiter* head = hand_off_.head()) {
+        } else if (waiter* head = head_to_serve_locked()) {
             // Opened for the waiters: the oldest gets it, nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
             give_to_waiter_locked(*head, *s);
@@ -1093,7 +1239,7 @@ private:
             retirement_due(s, precise_now(clock_), evict_generation_.load(std::memory_order_relaxed));
         if (!retire_for) {
             lock.unlock();
-            const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+            const bool ok = driver_.is_valid(*s.connection, opts().validation_timeout);
             lock.lock();
             if (ok)
                 s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
@@ -1128,7 +1274,7 @@ private:
     /// Validates `s`, an idle connection whose keepalive was due (taken by the housekeeper).
     void keep_alive(std::unique_lock<std::mutex>& lock, slot_type& s) {
         lock.unlock();
-        const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+        const bool ok = driver_.is_valid(*s.connection, opts().validation_timeout);
         lock.lock();
         if (!ok) {
             close_queue_.push_back({&s, close_reason::broken});
@@ -1180,7 +1326,7 @@ private:
 
     pool_diagnostics diagnose(std::error_code ec, owner_id owner, const std::source_location& site, std::int64_t started) const {
         pool_diagnostics d;
-        d.pool_name = options_.name;
+        d.pool_name = opts().name;
         d.code = ec;
         d.stats = stats();
         d.waited = std::chrono::nanoseconds(precise_now(clock_) - started);
@@ -1233,12 +1379,12 @@ private:
     // ------------------------------------------------------------------ members
 
     Driver driver_;
-    const pool_options options_;
+    live_options options_;  ///< read through opts(); reconfigure() publishes new versions
     Clock clock_;
     const std::uint64_t id_;
     table_type slots_;
     const worker_mode mode_;
-    const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
+    const std::int64_t bypass_ns_ = to_ns(opts().alive_bypass_window);
 
     alignas(64) std::atomic<std::uint32_t> slow_path_{0};
     std::atomic<std::uint64_t> evict_generation_{0};
@@ -1273,6 +1419,7 @@ private:
         deadlocks_{0}, nested_{0};
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
+    health_window health_;  ///< connect attempts and queued acquires, for health()
 };
 
 }  // namespace detail
