@@ -154,4 +154,41 @@ TEST_F(MysqlPool, WrongPasswordNeverShowsThePassword) {
     lifeguard::test::expect_wrong_password_refused(pool, options_.password, "Access denied", "mysql ");
 }
 
+TEST_F(MysqlPool, WrongPasswordFailsInTheConstructorWithTheServersError) {
+    auto wrong = options_;
+    wrong.password = options_.password + "-wrong";
+    for (const auto budget : {0ms, 300ms}) {
+        try {
+            my_pool pool(mysql_driver(wrong), {.name = "my-start", .max_size = 2, .initialization_fail_timeout = budget});
+            FAIL() << "the constructor returned";
+        } catch (const lifeguard::startup_error& e) {
+            const std::string what = e.what();
+            EXPECT_NE(what.find("pool 'my-start': no connection opened within initialization_fail_timeout"),
+                      std::string::npos)
+                << what;
+            EXPECT_NE(what.find("Access denied"), std::string::npos) << what;
+            lifeguard::test::expect_no_secret(what, options_.password, "startup_error::what()");
+            lifeguard::test::expect_no_secret(e.diagnostics().to_string(), options_.password, "startup_error diagnostics");
+        }
+    }
+}
+
+TEST_F(MysqlPool, HealthOfAPoolThatCannotLogInIsDownWithoutThePassword) {
+    auto wrong = options_;
+    wrong.password = options_.password + "-wrong";
+    lifeguard::basic_pool<mysql_driver> pool(mysql_driver(wrong), {.name = "my-health", .max_size = 1},
+                                             std::chrono::steady_clock{}, lifeguard::worker_mode::manual);
+    pool.run_worker_once();
+    const lifeguard::pool_health h = pool.health();
+    EXPECT_EQ(h.verdict, lifeguard::health_verdict::down) << h.reason;
+    EXPECT_NE(h.last_error.find("Access denied"), std::string::npos) << h.last_error;
+    lifeguard::test::expect_no_secret(lifeguard::to_json(h), options_.password, "to_json(health())");
+}
+
+TEST_F(MysqlPool, InitializationFailTimeoutOpensTheFirstConnectionBeforeReturning) {
+    my_pool pool(mysql_driver(options_), {.name = "my-first", .max_size = 2, .min_idle = 0, .initialization_fail_timeout = 5s});
+    EXPECT_EQ(pool.stats().total, 1u);
+    EXPECT_TRUE(pool.try_acquire()) << "the first connection is idle and lent without waiting";
+}
+
 }  // namespace
