@@ -100,12 +100,14 @@ struct pool_options {
     deadlock_policy on_deadlock = deadlock_policy::report;
 
     /// Whether the constructor must see a first connection open (HikariCP's
-    /// initializationFailTimeout). > 0: it retries for up to this long (backoff 10 ms doubling
-    /// to 1 s), then throws startup_error carrying the driver's last error; 0: it opens and
-    /// validates one connection, and throws at once if that fails; negative (the default,
-    /// starts_without_waiting): it starts at once and the worker opens connections in the
-    /// background. The connection opened is kept, idle. At most 1 h (forever is rejected: a
-    /// constructor that may never return is a hang, not a start).
+    /// initializationFailTimeout). > 0: it opens and validates one on the constructing thread,
+    /// retrying (backoff 10 ms doubling to 1 s) for up to this long, then throws startup_error
+    /// carrying the driver's last error (no attempt starts after the budget; one started near its
+    /// end gets at least 1 s, or acquire_timeout if shorter); 0: one attempt, thrown at once if it
+    /// fails; negative (the default, starts_without_waiting, today's behaviour where HikariCP's
+    /// default is 1 ms): it starts at once and the worker connects in the background. The
+    /// connection opened is kept, idle. At most 1 h (forever is rejected: a constructor that may
+    /// never return is a hang, not a start).
     std::chrono::milliseconds initialization_fail_timeout = starts_without_waiting;
 
     static constexpr std::size_t same_as_max_size = std::numeric_limits<std::size_t>::max();

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
-#include <thread>
 
+#include "core/queued_caller.hpp"
 #include "core/test_pool.hpp"
 #include "lifeguard/detail/health_window.hpp"
 
@@ -73,13 +73,11 @@ TEST(PoolHealth, TimeoutsInTheWindowDegradeUntilTheWindowMovesOn) {
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 1, .acquire_timeout = 1s});
     auto held = pool->acquire();
-    std::error_code ec;
-    std::thread caller([&] { auto lease = pool->acquire(ec); });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     EXPECT_EQ(pool->health().pending, 1u);
     f.clock.advance(1s);
     caller.join();
-    ASSERT_EQ(ec, errc::timeout);
+    ASSERT_EQ(caller.error(), errc::timeout);
     pool_health h = pool->health();
     EXPECT_EQ(h.verdict, health_verdict::degraded);
     EXPECT_EQ(h.timeouts_in_window, 1u);
@@ -97,8 +95,7 @@ TEST(PoolHealth, LongQueuedWaitsDegrade) {
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 1, .acquire_timeout = 2s});
     std::optional<manual_pool::lease_type> held = pool->acquire();
-    std::thread caller([&] { auto lease = pool->acquire(); });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     f.clock.advance(1s);  // half the acquire_timeout
     held.reset();
     caller.join();

@@ -2,9 +2,8 @@
 // retires connections as they come back, growing serves waiters at once.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
 
+#include "core/queued_caller.hpp"
 #include "core/test_pool.hpp"
 
 namespace lifeguard::testing {
@@ -25,18 +24,13 @@ TEST(PoolReconfigure, GrowingServesAWaiterAtOnce) {
     manual_fixture f;
     auto pool = f.make_filled({.name = "grow", .max_size = 1, .max_size_ceiling = 3});
     auto held = pool->acquire();
-    std::atomic<bool> served{false};
-    std::thread waiter([&] {
-        auto lease = pool->acquire();
-        served = true;
-    });
-    f.events->wait_blocked(1);
+    queued_caller waiter(*pool, *f.events);
     pool->run_worker_once();
     EXPECT_EQ(pool->stats().total, 1u) << "max_size 1: nothing opened for the waiter yet";
     pool->reconfigure({.max_size = 2});
     pool->run_worker_once();  // the worker's next step, with nothing else due
     waiter.join();
-    EXPECT_TRUE(served);
+    EXPECT_TRUE(waiter.served());
     EXPECT_EQ(pool->stats().max, 2u);
     EXPECT_EQ(pool->stats().created, 2u);
     EXPECT_EQ(pool->options().max_size, 2u);
@@ -143,12 +137,10 @@ TEST(PoolReconfigure, AShorterAcquireTimeoutAppliesToTheNextAcquire) {
     auto pool = f.make_filled({.max_size = 1, .acquire_timeout = 30s});
     auto held = pool->acquire();
     pool->reconfigure({.acquire_timeout = 1s});
-    std::error_code ec;
-    std::thread waiter([&] { auto lease = pool->acquire(ec); });
-    f.events->wait_blocked(1);
+    queued_caller waiter(*pool, *f.events);
     f.clock.advance(1s);
     waiter.join();
-    EXPECT_EQ(ec, errc::timeout);
+    EXPECT_EQ(waiter.error(), errc::timeout);
 }
 
 TEST(PoolReconfigure, ALeakThresholdSetLaterReportsALeaseHeldPastIt) {

@@ -3,21 +3,13 @@
 #include <gtest/gtest.h>
 
 
+#include "core/option_errors.hpp"
 #include "core/test_pool.hpp"
 
 namespace lifeguard::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string error_of(pool_options o) {
-    try {
-        validated(std::move(o));
-    } catch (const options_error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 manual_pool make_pool(fake_driver& d, manual_clock& clock, pool_options o) {
     return manual_pool(d, std::move(o), clock, worker_mode::manual);
@@ -143,7 +135,7 @@ TEST(PoolStartupOptions, NegativeMeansStartWithoutWaiting) {
 
 TEST(PoolStartupOptions, ForeverAndHugeAreRejected) {
     for (const auto bad : {forever, std::chrono::milliseconds(3'600'001), std::chrono::milliseconds(1h) * 48}) {
-        const std::string message = error_of({.name = "p", .initialization_fail_timeout = bad});
+        const std::string message = option_error_text({.name = "p", .initialization_fail_timeout = bad});
         EXPECT_NE(message.find("pool 'p': option initialization_fail_timeout = " + duration_text(bad) + " is invalid"),
                   std::string::npos)
             << message;
@@ -156,9 +148,9 @@ TEST(PoolStartupOptions, ForeverAndHugeAreRejected) {
 TEST(PoolStartupOptions, MaxSizeCeilingDefaultsToMaxSizeAndIsBounded) {
     EXPECT_EQ(validated({.max_size = 7}).max_size_ceiling, 7u);
     EXPECT_EQ(validated({.max_size = 7, .max_size_ceiling = 70}).max_size_ceiling, 70u);
-    std::string m = error_of({.name = "p", .max_size = 7, .max_size_ceiling = 6});
+    std::string m = option_error_text({.name = "p", .max_size = 7, .max_size_ceiling = 6});
     EXPECT_NE(m.find("option max_size_ceiling = 6 is invalid: must be at least max_size (7)"), std::string::npos) << m;
-    m = error_of({.name = "p", .max_size_ceiling = 100001});
+    m = option_error_text({.name = "p", .max_size_ceiling = 100001});
     EXPECT_NE(m.find("option max_size_ceiling = 100001 is invalid: must be at most 100000"), std::string::npos) << m;
 }
 

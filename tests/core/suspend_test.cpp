@@ -2,11 +2,10 @@
 // and resume() serves the waiters in the order they came; with soft_evict(), the failover recipe.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "core/queued_caller.hpp"
 #include "core/test_pool.hpp"
 
 namespace lifeguard::testing {
@@ -20,13 +19,11 @@ TEST(PoolSuspend, ASuspendedPoolLendsNothingAndWaitsTimeOut) {
     pool->suspend();
     EXPECT_TRUE(pool->stats().suspended);
     EXPECT_FALSE(pool->try_acquire()) << "two idle connections, but suspended";
-    std::error_code ec;
-    std::thread caller([&] { auto lease = pool->acquire(ec); });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     EXPECT_EQ(pool->stats().pending, 1u);
     f.clock.advance(1s);
     caller.join();
-    EXPECT_EQ(ec, errc::timeout);
+    EXPECT_EQ(caller.error(), errc::timeout);
     EXPECT_EQ(pool->stats().idle, 2u);
     pool->resume();
     EXPECT_FALSE(pool->stats().suspended);
@@ -37,20 +34,16 @@ TEST(PoolSuspend, ResumeServesTheWaitersInTheOrderTheyCame) {
     manual_fixture f;
     auto pool = f.make_filled({.max_size = 1});
     pool->suspend();
-    constexpr int n = 4;
     std::vector<int> served;
     std::mutex served_mutex;
-    std::vector<std::thread> callers;
-    for (int i = 0; i < n; ++i) {
-        callers.emplace_back([&, i] {
-            auto lease = pool->acquire();
+    std::vector<std::unique_ptr<queued_caller<manual_pool>>> callers;
+    for (int i = 0; i < 4; ++i)
+        callers.push_back(std::make_unique<queued_caller<manual_pool>>(*pool, *f.events, [&, i](fake_connection&) {
             std::lock_guard lock(served_mutex);
             served.push_back(i);
-        });
-        f.events->wait_blocked(static_cast<std::size_t>(i) + 1);
-    }
+        }));
     pool->resume();
-    for (auto& t : callers) t.join();
+    callers.clear();  // joins them
     EXPECT_EQ(served, (std::vector<int>{0, 1, 2, 3}));
 }
 
@@ -58,19 +51,14 @@ TEST(PoolSuspend, AConnectionOpenedWhileSuspendedWaitsForResume) {
     manual_fixture f;
     auto pool = f.make({.max_size = 1, .min_idle = 0});
     pool->suspend();
-    std::atomic<bool> served{false};
-    std::thread caller([&] {
-        auto lease = pool->acquire();
-        served = true;
-    });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     pool->run_worker_once();  // opens one for the waiter, but may not hand it over
     EXPECT_EQ(pool->stats().idle, 1u);
     EXPECT_EQ(pool->stats().pending, 1u);
-    EXPECT_FALSE(served);
+    EXPECT_FALSE(caller.served());
     pool->resume();
     caller.join();
-    EXPECT_TRUE(served);
+    EXPECT_TRUE(caller.served());
 }
 
 TEST(PoolSuspend, AReturnWhileSuspendedServesNobody) {
@@ -78,18 +66,13 @@ TEST(PoolSuspend, AReturnWhileSuspendedServesNobody) {
     auto pool = f.make_filled({.max_size = 1});
     std::optional<manual_pool::lease_type> held = pool->acquire();
     pool->suspend();
-    std::atomic<bool> served{false};
-    std::thread caller([&] {
-        auto lease = pool->acquire();
-        served = true;
-    });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     held.reset();
     EXPECT_EQ(pool->stats().idle, 1u);
-    EXPECT_FALSE(served);
+    EXPECT_FALSE(caller.served());
     pool->resume();
     caller.join();
-    EXPECT_TRUE(served);
+    EXPECT_TRUE(caller.served());
 }
 
 TEST(PoolSuspend, SuspendSoftEvictResumeIsTheFailoverRecipe) {
@@ -102,19 +85,14 @@ TEST(PoolSuspend, SuspendSoftEvictResumeIsTheFailoverRecipe) {
     pool->suspend();
     pool->soft_evict();
     pool->run_worker_once();  // closes the idle one, opens a new one (idle: suspended)
-    std::atomic<std::uint64_t> got{0};
-    std::thread caller([&] {
-        auto lease = pool->acquire();
-        got = lease->id;
-    });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     (*in_use)->session_setting = 1;  // the lease still works
     in_use.reset();                  // retired as it comes back
     pool->run_worker_once();
     pool->resume();
     caller.join();
-    EXPECT_GT(got.load(), 2u) << "a connection opened after the eviction";
-    EXPECT_NE(got.load(), old_id);
+    EXPECT_GT(caller.connection_id(), 2u) << "a connection opened after the eviction";
+    EXPECT_NE(caller.connection_id(), old_id);
     EXPECT_EQ(pool->stats().closed_for(close_reason::evicted), 2u);
 }
 
@@ -124,12 +102,10 @@ TEST(PoolSuspend, SuspendAndResumeAreIdempotentAndCloseEndsTheWait) {
     pool->resume();  // not suspended: nothing
     pool->suspend();
     pool->suspend();
-    std::error_code ec;
-    std::thread caller([&] { auto lease = pool->acquire(ec); });
-    f.events->wait_blocked(1);
+    queued_caller caller(*pool, *f.events);
     pool->close();
     caller.join();
-    EXPECT_EQ(ec, errc::pool_closed);
+    EXPECT_EQ(caller.error(), errc::pool_closed);
 }
 
 }  // namespace

@@ -23,9 +23,8 @@ struct health_server {
 
     explicit health_server(fake_pool& pool) {
         login_service::install_health_route(server, pool);
-        port = server.bind_to_any_port("127.0.0.1");
+        port = server.bind_to_any_port("127.0.0.1");  // listening from here: a client may connect at once
         thread = std::thread([this] { server.listen_after_bind(); });
-        server.wait_until_ready();
     }
     ~health_server() {
         server.stop();

@@ -14,6 +14,7 @@
 #include "lifeguard/pool.hpp"
 #include "lifeguard/postgres.hpp"
 #include "pool_checks.hpp"
+#include "startup_checks.hpp"
 
 namespace {
 
@@ -174,22 +175,9 @@ TEST(PostgresPoolPasswords, WrongPasswordFailsInTheConstructorWithTheServersErro
     LIFEGUARD_NEED_ENV(password, "LIFEGUARD_PG_PASSWORD");
     std::string wrong = conninfo;
     wrong.replace(wrong.find(password), password.size(), password + "-wrong");
-    for (const auto budget : {0ms, 300ms}) {
-        try {
-            pg_pool pool(postgres_driver({.conninfo = wrong}),
-                         {.name = "pg-start", .max_size = 2, .initialization_fail_timeout = budget});
-            FAIL() << "the constructor returned";
-        } catch (const lifeguard::startup_error& e) {
-            const std::string what = e.what();
-            EXPECT_NE(what.find("pool 'pg-start': no connection opened within initialization_fail_timeout"),
-                      std::string::npos)
-                << what;
-            EXPECT_NE(what.find("password authentication failed"), std::string::npos) << what;
-            EXPECT_NE(e.diagnostics().last_connect_error.find("password authentication failed"), std::string::npos);
-            lifeguard::test::expect_no_secret(what, password, "startup_error::what()");
-            lifeguard::test::expect_no_secret(e.diagnostics().to_string(), password, "startup_error diagnostics");
-        }
-    }
+    lifeguard::test::expect_startup_refused(
+        [&](lifeguard::pool_options o) { pg_pool pool(postgres_driver({.conninfo = wrong}), std::move(o)); },
+        "pg-start", password, "password authentication failed");
 }
 
 TEST(PostgresPoolPasswords, HealthOfAPoolThatCannotLogInIsDownWithoutThePassword) {
