@@ -80,6 +80,14 @@ pool_options validated(pool_options o) {
     check_range(p, "alive_bypass_window", o.alive_bypass_window, 0ms, forever);
     if (o.max_pending < 1) reject(p, "max_pending", show(o.max_pending), "must be at least 1 (or unbounded)");
     check_range(p, "housekeeping_interval", o.housekeeping_interval, 100ms, 1h);
+    if (o.max_size_ceiling == pool_options::same_as_max_size) o.max_size_ceiling = o.max_size;
+    if (o.max_size_ceiling < o.max_size)
+        reject(p, "max_size_ceiling", show(o.max_size_ceiling), ("must be at least max_size (" + show(o.max_size) + ")").c_str());
+    if (o.max_size_ceiling > 100000) reject(p, "max_size_ceiling", show(o.max_size_ceiling), "must be at most 100000");
+    if (o.initialization_fail_timeout.count() < 0) o.initialization_fail_timeout = pool_options::starts_without_waiting;
+    if (o.initialization_fail_timeout > 1h)
+        reject(p, "initialization_fail_timeout", show(o.initialization_fail_timeout),
+               "must be at most 3600000 ms (0: try once; negative: start without waiting)");
     if (to_string(o.on_deadlock) == "unknown")
         reject(p, "on_deadlock", std::to_string(static_cast<int>(o.on_deadlock)),
                "must be ignore, report, heal, fail_fast or abort");
@@ -89,6 +97,25 @@ pool_options validated(pool_options o) {
                (at_most_max_size + ": a task that holds more than the pool has could never finish").c_str());
     if (o.max_overflow > o.max_size) reject(p, "max_overflow", show(o.max_overflow), at_most_max_size.c_str());
     return o;
+}
+
+pool_options with_settings(pool_options next, const pool_options& current, const pool_settings& change) {
+    next.name = current.name;  // a default name was drawn once
+    next.max_size_ceiling = current.max_size_ceiling;  // the slots were allocated once
+    if (change.max_size) {
+        if (*change.max_size > current.max_size_ceiling)
+            reject(current.name, "max_size", show(*change.max_size),
+                   ("must be at most max_size_ceiling (" + show(current.max_size_ceiling) +
+                    "), the slots allocated when the pool was made")
+                       .c_str());
+        next.max_size = *change.max_size;
+    }
+    if (change.min_idle) next.min_idle = *change.min_idle;
+    if (change.acquire_timeout) next.acquire_timeout = *change.acquire_timeout;
+    if (change.idle_timeout) next.idle_timeout = *change.idle_timeout;
+    if (change.max_lifetime) next.max_lifetime = *change.max_lifetime;
+    if (change.leak_detection_threshold) next.leak_detection_threshold = *change.leak_detection_threshold;
+    return next;
 }
 
 std::string_view to_string(deadlock_policy policy) noexcept {

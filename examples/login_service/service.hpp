@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "app_statements.hpp"
+#include "health_route.hpp"
 #include "lifeguard/detector_metrics.hpp"
 #include "lifeguard/diagnostics/detector.hpp"
 #include "lifeguard/pool.hpp"
@@ -60,13 +61,7 @@ int serve(const settings& cfg, Driver driver, const app_statements& sql, const s
     server.set_tcp_nodelay(true);  // else delayed ACKs add ~40 ms to every answer
     routes<pool_type> app(pool, sql, cfg.phase, cfg.work);
     app.install(server);
-    server.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-        const auto s = pool.stats();
-        res.set_content(json{{"status", "up"}, {"instance", cfg.instance}, {"pool", pool.name()},
-                             {"active", s.active}, {"idle", s.idle}, {"pending", s.pending}, {"max", s.max}}
-                            .dump(),
-                        "application/json");
-    });
+    install_health_route(server, pool);
     server.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
         auto families = metrics->Collect();
         for (auto& f : figures.Collect()) families.push_back(std::move(f));

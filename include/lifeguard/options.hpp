@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,12 @@ struct pool_options {
     /// Most connections open at once (idle + leased + being validated). Default 10;
     /// 1 <= max_size <= 100000.
     std::size_t max_size = 10;
+
+    /// The highest max_size reconfigure() may set later: the pool allocates this many slots
+    /// once, when it is made (a slot is a few cache lines). Default (same_as_max_size): max_size,
+    /// so max_size can be lowered and raised back but not beyond. max_size <= max_size_ceiling
+    /// <= 100000.
+    std::size_t max_size_ceiling = same_as_max_size;
 
     /// Idle connections the worker keeps ready. Default: same as max_size (a fixed-size pool,
     /// as HikariCP recommends). 0 <= min_idle <= max_size.
@@ -112,11 +119,51 @@ struct pool_options {
     /// member instead; 0 <= max_overflow <= max_size.
     std::size_t max_overflow = 1;
 
+    /// Whether the constructor must see a first connection open (HikariCP's
+    /// initializationFailTimeout). > 0: it opens and validates one on the constructing thread,
+    /// retrying (backoff 10 ms doubling to 1 s) for up to this long, then throws startup_error
+    /// carrying the driver's last error (no attempt starts after the budget; one started near its
+    /// end gets at least 1 s, or acquire_timeout if shorter); 0: one attempt, thrown at once if it
+    /// fails; negative (the default, starts_without_waiting, today's behaviour where HikariCP's
+    /// default is 1 ms): it starts at once and the worker connects in the background. The
+    /// connection opened is kept, idle. At most 1 h (forever is rejected: a constructor that may
+    /// never return is a hang, not a start).
+    std::chrono::milliseconds initialization_fail_timeout = starts_without_waiting;
+
     static constexpr std::size_t same_as_max_size = std::numeric_limits<std::size_t>::max();
     static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
     /// validation_timeout's "not set": validated() replaces it by min(5 s, acquire_timeout / 2).
     static constexpr std::chrono::milliseconds follows_acquire_timeout = std::chrono::milliseconds::min();
+    /// initialization_fail_timeout's default: any negative value means the same.
+    static constexpr std::chrono::milliseconds starts_without_waiting = std::chrono::milliseconds(-1);
 };
+
+/// The options a live pool may change (HikariConfigMXBean's set): basic_pool::reconfigure()
+/// applies the fields that are set and keeps the others. Each is checked by the same rules as
+/// at construction. Defaults follow their option: a pool made with min_idle (or
+/// validation_timeout) left at its default keeps following max_size (acquire_timeout).
+struct pool_settings {
+    /// At most max_size_ceiling. Shrinking retires connections above it as they come back
+    /// (idle ones at once), never interrupting a lease; growing opens connections for waiters
+    /// at once.
+    std::optional<std::size_t> max_size{};
+    std::optional<std::size_t> min_idle{};
+    /// Applies to acquisitions and connection attempts that start from now on.
+    std::optional<std::chrono::milliseconds> acquire_timeout{};
+    std::optional<std::chrono::milliseconds> idle_timeout{};
+    /// Applies to connections opened from now on (as in HikariCP); open ones keep the lifetime
+    /// they were given (soft_evict() retires them all).
+    std::optional<std::chrono::milliseconds> max_lifetime{};
+    /// Applies to leases that have not been reported yet, from the next housekeeping look.
+    std::optional<std::chrono::milliseconds> leak_detection_threshold{};
+};
+
+/// What a pool made with `requested` (and now running with `current`, validated) asks for once
+/// `change` is applied: `requested` with the set fields replaced, the name and max_size_ceiling
+/// pinned to `current`'s. Options left at their default keep following theirs. Pass the result
+/// to validated(), which checks it like a new pool's options. Throws options_error for a
+/// max_size above max_size_ceiling.
+pool_options with_settings(pool_options requested, const pool_options& current, const pool_settings& change);
 
 /// A duration option as people read it: "forever", or "N ms".
 std::string duration_text(std::chrono::milliseconds d);

@@ -17,10 +17,12 @@
 #include "lifeguard/detail/pool_core.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
+#include "lifeguard/health.hpp"
 #include "lifeguard/lease.hpp"
 #include "lifeguard/observer.hpp"
 #include "lifeguard/options.hpp"
 #include "lifeguard/owner.hpp"
+#include "lifeguard/startup.hpp"
 #include "lifeguard/stats.hpp"
 
 namespace lifeguard {
@@ -36,7 +38,9 @@ public:
     using lease_type = basic_lease<basic_pool>;
 
     /// Makes a pool and starts its worker, which opens min_idle connections in the background.
-    /// Throws options_error when an option is out of range.
+    /// Throws options_error when an option is out of range. With initialization_fail_timeout
+    /// >= 0, first opens one connection on this thread and throws startup_error (a pool_error
+    /// carrying the driver's last error) if none opened in time.
     explicit basic_pool(Driver driver, pool_options options = {}, Clock clock = Clock{},
                         worker_mode mode = worker_mode::thread)
         : core_(new core_type(std::move(driver), std::move(options), std::move(clock), mode)) {}
@@ -112,6 +116,26 @@ public:
     /// come back. Leases in use are not interrupted; the worker refills to min_idle.
     void soft_evict() { core_->soft_evict(); }
 
+    /// Lends no connection until resume() (HikariCP's suspendPool): acquisitions, blocking and
+    /// asynchronous, wait and time out as usual; leases out are not interrupted. With
+    /// soft_evict() it is the failover recipe: suspend(), soft_evict(), repoint the driver's
+    /// target (e.g. DNS), resume(). Idempotent; no effect on a closed pool.
+    void suspend() { core_->suspend(); }
+
+    /// Ends suspend(): waiters are served in the order they came. Idempotent.
+    void resume() { core_->resume(); }
+
+    /// Changes options on the live pool (HikariConfigMXBean's set): the fields of `change`
+    /// that are set; the others keep their value. Checked like the constructor's options:
+    /// throws options_error naming field, value and rule, and changes nothing. Thread-safe.
+    void reconfigure(const pool_settings& change) { core_->reconfigure(change); }
+
+    /// A readiness snapshot (health.hpp): connectivity, saturation over the last `window`, and
+    /// a verdict (healthy, degraded, down). Thread-safe; never waits for the pool's lock.
+    pool_health health(std::chrono::nanoseconds window = std::chrono::seconds(60)) const {
+        return core_->health(window);
+    }
+
     /// Attaches an observer (detector, metrics, logging). Thread-safe, any time.
     void add_observer(std::shared_ptr<pool_observer> observer) { core_->add_observer(std::move(observer)); }
 
@@ -125,7 +149,8 @@ public:
     void run_worker_once() { core_->run_worker_once(); }
 
     const std::string& name() const noexcept { return core_->name(); }
-    const pool_options& options() const noexcept { return core_->options(); }
+    /// The options in force now, a copy: reconfigure() may change them at any time.
+    pool_options options() const { return core_->options(); }
     Driver& driver() noexcept { return core_->driver(); }
     /// The type-erased face observers see; also handy for tests and tools.
     pool_view& view() noexcept { return *core_; }

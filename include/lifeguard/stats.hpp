@@ -29,6 +29,7 @@ struct pool_stats {
     std::size_t min = 0;       ///< min_idle
     std::size_t claim = 0;     ///< the claim admission goes by (max_nesting declared or learned); <= 1: none
     std::size_t emergency = 0; ///< emergency connections lent now, beyond max (on_deadlock heal; not in total or active)
+    bool suspended = false;    ///< suspend() is in force: nobody is lent a connection until resume()
 
     // Counters since the pool was made.
     std::uint64_t acquired = 0;         ///< successful acquires

@@ -1,6 +1,7 @@
 // Option validation: defaults, and each bad value named with its field, value and rule.
 #include <gtest/gtest.h>
 
+#include "core/option_errors.hpp"
 #include "core/test_pool.hpp"
 
 namespace lifeguard::testing {
@@ -8,14 +9,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string error_of(pool_options o) {
-    try {
-        validated(std::move(o));
-    } catch (const options_error& e) {
-        return e.what();
-    }
-    return "";
-}
+std::string error_of(pool_options o) { return option_error_text(std::move(o)); }
 
 TEST(PoolOptions, DefaultsMatchTheDesign) {
     const auto o = validated({});

@@ -15,6 +15,7 @@
 #include "lifeguard/mysql.hpp"
 #include "lifeguard/pool.hpp"
 #include "pool_checks.hpp"
+#include "startup_checks.hpp"
 
 namespace {
 
@@ -152,6 +153,32 @@ TEST_F(MysqlPool, WrongPasswordNeverShowsThePassword) {
     my_pool pool(mysql_driver(wrong),
                  {.name = "my-wrong", .max_size = 2, .acquire_timeout = 1s, .validation_timeout = 500ms});
     lifeguard::test::expect_wrong_password_refused(pool, options_.password, "Access denied", "mysql ");
+}
+
+TEST_F(MysqlPool, WrongPasswordFailsInTheConstructorWithTheServersError) {
+    auto wrong = options_;
+    wrong.password = options_.password + "-wrong";
+    lifeguard::test::expect_startup_refused(
+        [&](lifeguard::pool_options o) { my_pool pool(mysql_driver(wrong), std::move(o)); }, "my-start",
+        options_.password, "Access denied");
+}
+
+TEST_F(MysqlPool, HealthOfAPoolThatCannotLogInIsDownWithoutThePassword) {
+    auto wrong = options_;
+    wrong.password = options_.password + "-wrong";
+    lifeguard::basic_pool<mysql_driver> pool(mysql_driver(wrong), {.name = "my-health", .max_size = 1},
+                                             std::chrono::steady_clock{}, lifeguard::worker_mode::manual);
+    pool.run_worker_once();
+    const lifeguard::pool_health h = pool.health();
+    EXPECT_EQ(h.verdict, lifeguard::health_verdict::down) << h.reason;
+    EXPECT_NE(h.last_error.find("Access denied"), std::string::npos) << h.last_error;
+    lifeguard::test::expect_no_secret(lifeguard::to_json(h), options_.password, "to_json(health())");
+}
+
+TEST_F(MysqlPool, InitializationFailTimeoutOpensTheFirstConnectionBeforeReturning) {
+    my_pool pool(mysql_driver(options_), {.name = "my-first", .max_size = 2, .min_idle = 0, .initialization_fail_timeout = 5s});
+    EXPECT_EQ(pool.stats().total, 1u);
+    EXPECT_TRUE(pool.try_acquire()) << "the first connection is idle and lent without waiting";
 }
 
 }  // namespace

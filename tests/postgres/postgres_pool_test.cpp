@@ -14,6 +14,7 @@
 #include "lifeguard/pool.hpp"
 #include "lifeguard/postgres.hpp"
 #include "pool_checks.hpp"
+#include "startup_checks.hpp"
 
 namespace {
 
@@ -165,6 +166,43 @@ TEST(PostgresPoolPasswords, WrongPasswordNeverShowsThePassword) {
     EXPECT_FALSE(empty);
     ASSERT_TRUE(pool.last_failure());
     lifeguard::test::expect_no_secret(pool.last_failure()->to_string(), password, "last_failure()");
+}
+
+TEST(PostgresPoolPasswords, WrongPasswordFailsInTheConstructorWithTheServersError) {
+    // initialization_fail_timeout 0: the constructor tries once and throws the server's refusal,
+    // instead of a pool whose every acquire times out with "database unreachable".
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_PASSWORD_CONNINFO");
+    LIFEGUARD_NEED_ENV(password, "LIFEGUARD_PG_PASSWORD");
+    std::string wrong = conninfo;
+    wrong.replace(wrong.find(password), password.size(), password + "-wrong");
+    lifeguard::test::expect_startup_refused(
+        [&](lifeguard::pool_options o) { pg_pool pool(postgres_driver({.conninfo = wrong}), std::move(o)); },
+        "pg-start", password, "password authentication failed");
+}
+
+TEST(PostgresPoolPasswords, HealthOfAPoolThatCannotLogInIsDownWithoutThePassword) {
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_PASSWORD_CONNINFO");
+    LIFEGUARD_NEED_ENV(password, "LIFEGUARD_PG_PASSWORD");
+    std::string wrong = conninfo;
+    wrong.replace(wrong.find(password), password.size(), password + "-wrong");
+    postgres_driver driver({.conninfo = wrong});
+    lifeguard::basic_pool<postgres_driver> pool(std::move(driver), {.name = "pg-health", .max_size = 1},
+                                                std::chrono::steady_clock{}, lifeguard::worker_mode::manual);
+    pool.run_worker_once();  // one failed attempt
+    const lifeguard::pool_health h = pool.health();
+    EXPECT_EQ(h.verdict, lifeguard::health_verdict::down) << h.reason;
+    EXPECT_NE(h.last_error.find("password authentication failed"), std::string::npos) << h.last_error;
+    lifeguard::test::expect_no_secret(lifeguard::to_json(h), password, "to_json(health())");
+}
+
+TEST(PostgresPoolStart, InitializationFailTimeoutOpensTheFirstConnectionBeforeReturning) {
+    LIFEGUARD_NEED_ENV(conninfo, "LIFEGUARD_PG_CONNINFO");
+    pg_pool pool(postgres_driver({.conninfo = conninfo}),
+                 {.name = "pg-first", .max_size = 2, .min_idle = 0, .initialization_fail_timeout = 5s});
+    EXPECT_EQ(pool.stats().total, 1u);
+    auto lease = pool.try_acquire();
+    ASSERT_TRUE(lease) << "the first connection is idle and lent without waiting";
+    EXPECT_EQ(exec(*lease, "SELECT 1").value(), "1");
 }
 
 TEST(PostgresPoolPgBouncer, ResetWorksThroughTransactionPooling) {

@@ -65,6 +65,9 @@ public:
 
     const upkeep_settings& settings() const noexcept { return every_; }
 
+    /// reconfigure(): the options the worker goes by from now on (bookkeeping is kept).
+    void apply(const upkeep_settings& settings) noexcept { every_ = settings; }
+
     /// The pool starts at `now`: the first pass is due one interval later.
     void start(std::int64_t now) noexcept { last_pass_ = now; }
 

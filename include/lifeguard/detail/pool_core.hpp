@@ -71,8 +71,11 @@
 #include "lifeguard/detail/admission.hpp"
 #include "lifeguard/detail/clock.hpp"
 #include "lifeguard/detail/fence.hpp"
+#include "lifeguard/detail/first_connection.hpp"
 #include "lifeguard/detail/hand_off.hpp"
+#include "lifeguard/detail/health_window.hpp"
 #include "lifeguard/detail/housekeeper.hpp"
+#include "lifeguard/detail/live_options.hpp"
 #include "lifeguard/detail/lock_check.hpp"
 #include "lifeguard/detail/observer_list.hpp"
 #include "lifeguard/detail/return_guard.hpp"
@@ -80,6 +83,7 @@
 #include "lifeguard/detail/waiter.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
+#include "lifeguard/health.hpp"
 #include "lifeguard/observer.hpp"
 #include "lifeguard/options.hpp"
 #include "lifeguard/stats.hpp"
@@ -101,6 +105,10 @@ std::uint64_t lifetime_jitter_seed() noexcept;
 inline constexpr std::uint32_t slow_closed = 1;
 inline constexpr std::uint32_t slow_fair = 2;       // the head is owed the next return: no barging
 inline constexpr std::uint32_t slow_sleepers = 4;   // waiters sleep: returns come to wake one
+inline constexpr std::uint32_t slow_suspended = 8;  // suspend(): nobody is lent a connection
+inline constexpr std::uint32_t slow_surplus = 16;   // max_size shrank: returns retire what is above it
+/// The bits that stop borrowing on the fast path.
+inline constexpr std::uint32_t slow_no_borrow = slow_closed | slow_fair | slow_suspended;
 
 inline thread_local std::uint32_t borrow_hint = 0;
 
@@ -132,15 +140,16 @@ public:
 
     pool_core(Driver driver, pool_options options, Clock clock, worker_mode mode)
         : driver_(std::move(driver)),
-          options_(validated(std::move(options))),
+          options_(options),
           clock_(std::move(clock)),
           id_(next_pool_id()),
-          slots_(options_.max_size),
-          emergency_slots_(options_.on_deadlock == deadlock_policy::heal ? options_.max_overflow : 0),
+          slots_(opts().max_size_ceiling),
+          emergency_slots_(opts().on_deadlock == deadlock_policy::heal ? opts().max_overflow : 0),
           mode_(mode),
-          upkeep_(upkeep_settings::from(options_), lifetime_jitter_seed() ^ id_) {
+          upkeep_(upkeep_settings::from(opts()), lifetime_jitter_seed() ^ id_) {
         init_asymmetric_fence();
         upkeep_.start(precise_now(clock_));
+        if (opts().initialization_fail_timeout.count() >= 0) adopt_first_connection();
         if constexpr (subscribable_clock<Clock>)
             clock_subscription_ = clock_.subscribe([this] { on_clock_advanced(); });
         if (mode_ == worker_mode::thread) worker_ = std::thread([this] { worker_loop(); });
@@ -171,7 +180,7 @@ public:
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) [[unlikely]]
             outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if ((slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) == 0) [[likely]] {
+        if ((slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) == 0) [[likely]] {
             if (slot_type* s = borrow_idle(owner, site, started)) {
                 if (obs) [[unlikely]]
                     outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -193,7 +202,7 @@ public:
     slot_type* try_acquire(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started);
         if (!s && claim_.load(std::memory_order_relaxed) > 1) s = borrow_admitted(owner, site, started);
@@ -223,7 +232,7 @@ public:
     slot_type* try_acquire_async(owner_id owner, const std::source_location& site) {
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         if (obs) outside_lock(obs)->on_acquire_start(*this, owner, site);
-        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
@@ -247,7 +256,7 @@ public:
             w.wake();
             return;
         }
-        if (hand_off_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= opts().max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             w.failure = make_error_code(errc::pending_limit);
             w.wake();
@@ -272,7 +281,11 @@ public:
     void cancel_async(waiter& w, std::error_code ec) {
         std::lock_guard lock(mutex_);
         if (w.done() || w.cancelled) return;
-        if (ec == errc::timeout) timeouts_.fetch_add(1, std::memory_order_relaxed);
+        if (ec == errc::timeout) {
+            timeouts_.fetch_add(1, std::memory_order_relaxed);
+            const std::int64_t now = precise_now(clock_);
+            health_.queued(now, now - w.since, true);
+        }
         if (w.validating) {
             // The worker is checking a slot for it: it puts the slot back and wakes `w` once it
             // no longer touches it (the completion may free `w`).
@@ -292,8 +305,10 @@ public:
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp_lease(*s, w.owner, w.site, coarse_now(clock_));
-            const std::int64_t waited = precise_now(clock_) - w.since;
+            const std::int64_t ended = precise_now(clock_);
+            const std::int64_t waited = ended - w.since;
             acquire_wait_.add(waited);
+            health_.queued(ended, waited, false);
             if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
             ec.clear();
         } else {
@@ -432,6 +447,66 @@ public:
         worker_cv_.notify_all();
     }
 
+    /// Lends nothing until resume(): acquisitions wait (and time out) as when all connections
+    /// are leased. Once this returns, no acquisition starting later is lent a connection (the
+    /// flag is fenced like close()'s). Leases are not interrupted. Idempotent.
+    void suspend() {
+        std::unique_lock lock(mutex_);
+        if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_suspended)) return;
+        slow_path_.fetch_or(slow_suspended, std::memory_order_seq_cst);
+        lock.unlock();
+        heavy_fence();
+    }
+
+    /// Ends suspend(): the waiters are served in the order they came, idle connections first,
+    /// then as the worker opens more. Idempotent.
+    void resume() {
+        std::lock_guard lock(mutex_);
+        if (!(slow_path_.load(std::memory_order_relaxed) & slow_suspended)) return;
+        slow_path_.fetch_and(~slow_suspended, std::memory_order_seq_cst);
+        serve_in_order_locked();
+    }
+
+    /// Applies `change` (validated like the constructor's options; options_error and no change
+    /// when it fails). A lower max_size retires connections above it: idle ones now, leased ones
+    /// as they come back. A higher one opens connections for the waiters now.
+    void reconfigure(const pool_settings& change) {
+        std::unique_lock lock(mutex_);
+        const pool_options& next = options_.apply(change);
+        upkeep_.apply(upkeep_settings::from(next));
+        if (retire_surplus_locked() > 0) {
+            // Leased connections above max_size: their returns must see the flag (fenced as in
+            // arm_wake_locked), and any return that came back before it did is retired here.
+            slow_path_.fetch_or(slow_surplus, std::memory_order_seq_cst);
+            lock.unlock();
+            heavy_fence();
+            lock.lock();
+            retire_surplus_locked();
+        }
+        serve_in_order_locked();
+        worker_cv_.notify_all();
+    }
+
+    /// The readiness snapshot of health.hpp: connectivity, saturation over the last `window`,
+    /// and a verdict. Never takes the pool's mutex.
+    pool_health health(std::chrono::nanoseconds window) const {
+        pool_health h;
+        const pool_options& o = opts();
+        const pool_stats st = stats();
+        h.pool_name = o.name;
+        const std::uint32_t bits = slow_path_.load(std::memory_order_relaxed);
+        h.closed = (bits & slow_closed) != 0;
+        h.suspended = (bits & slow_suspended) != 0;
+        h.open = st.total;
+        h.idle = st.idle;
+        h.active = st.active;
+        h.max_size = st.max;
+        h.pending = st.pending;
+        health_.fill(h, precise_now(clock_), to_ns(window));
+        judge(h, to_ns(o.acquire_timeout));
+        return h;
+    }
+
     /// Called by the handle's destructor. Returns true when the caller must delete `this`
     /// now; false when outstanding leases will (the last one returned deletes it).
     bool shut_down() {
@@ -488,8 +563,9 @@ public:
     // ------------------------------------------------------------------ pool_view
 
     std::uint64_t id() const noexcept override { return id_; }
-    const std::string& name() const noexcept override { return options_.name; }
-    const pool_options& options() const noexcept override { return options_; }
+    const std::string& name() const noexcept override { return opts().name; }
+    /// The options in force now (a version that stays valid for the pool's life).
+    const pool_options& options() const noexcept override { return opts(); }
     std::chrono::nanoseconds now() const noexcept override {
         return std::chrono::nanoseconds(precise_now(clock_));
     }
@@ -512,8 +588,10 @@ public:
         st.usage.max = std::chrono::nanoseconds(usage_max);
         st.emergency = emergency_slots_.census().leased;
         st.pending = waiting_.load(std::memory_order_relaxed);
-        st.max = options_.max_size;
-        st.min = options_.min_idle;
+        const pool_options& o = opts();
+        st.max = o.max_size;
+        st.min = o.min_idle;
+        st.suspended = (slow_path_.load(std::memory_order_relaxed) & slow_suspended) != 0;
         st.claim = claim_.load(std::memory_order_relaxed);
         st.emergency_lent = emergency_lent_.load(std::memory_order_relaxed);
         st.emergency_failed = emergency_failed_.load(std::memory_order_relaxed);
@@ -556,7 +634,7 @@ public:
     bool has_room() const noexcept override {
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return false;
         const slot_census c = slots_.census();
-        return c.idle + c.creating > 0 || c.open() < slots_.size();
+        return c.idle + c.creating > 0 || c.open() < opts().max_size;
     }
 
     bool fail_waiter(owner_id owner, std::error_code ec, std::exception_ptr ex) override {
@@ -581,8 +659,8 @@ public:
     }
 
     void raise_claim(std::size_t depth) noexcept override {
-        if (options_.on_deadlock != deadlock_policy::heal) return;
-        depth = std::min(depth, options_.max_size);
+        if (opts().on_deadlock != deadlock_policy::heal) return;
+        depth = std::min(depth, opts().max_size);
         std::size_t claim = claim_.load(std::memory_order_relaxed);
         while (depth > claim && !claim_.compare_exchange_weak(claim, depth, std::memory_order_relaxed)) {
         }
@@ -633,7 +711,8 @@ private:
             slot_type& s = slots_[i];
             if (++i == count) i = 0;
             if (!table_type::take(s, slot_idle, slot_leased)) continue;
-            if (const std::size_t claim = claim_.load(std::memory_order_relaxed); claim > 1 && !slots_.has_spare(s, claim - 1)) {
+            if (const std::size_t claim = claim_.load(std::memory_order_relaxed);
+                claim > 1 && !slots_.has_spare(s, claim - 1, opts().max_size == count)) {
                 // Near exhaustion under admission: who holds what decides, under the mutex.
                 unclaim(s);
                 return nullptr;
@@ -661,7 +740,7 @@ private:
                 return false;
             }
             if (started == 0) started = precise_now(clock_);
-            if (!driver_.is_valid(*s.connection, options_.validation_timeout)) {
+            if (!driver_.is_valid(*s.connection, opts().validation_timeout)) {
                 retire(s, close_reason::broken);
                 return false;
             }
@@ -701,8 +780,70 @@ private:
         return retirement_due(s, now, evict_generation_.load(std::memory_order_relaxed)) || must_validate(s, now);
     }
 
-    /// Claims an idle slot (mutex held).
-    slot_type* claim_idle_locked() noexcept { return slots_.take_any(slot_idle, slot_leased); }
+    /// Claims an idle slot (mutex held); none while suspended.
+    slot_type* claim_idle_locked() noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return nullptr;
+        return slots_.take_any(slot_idle, slot_leased);
+    }
+
+    /// The head waiter, or nullptr when nobody waits or the pool is suspended (mutex held).
+    waiter* head_to_serve_locked() const noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return nullptr;
+        return hand_off_.head();
+    }
+
+    /// Hands idle connections to the waiters, oldest first, and has the worker open more if
+    /// they are still wanted (resume(), a larger max_size).
+    void serve_in_order_locked() noexcept {
+        while (waiter* head = head_to_serve_locked()) {
+            slot_type* s = claim_for_locked(*head);
+            if (!s) break;
+            give_to_waiter_locked(*head, *s);
+        }
+        let_head_act_locked();
+        if (wants_connection_locked()) request_work_locked();
+    }
+
+    /// Retires idle connections while more are open (or being opened) than max_size; returns
+    /// how many are still above it once those close (leases that must come back first).
+    std::size_t retire_surplus_locked() {
+        const slot_census c = slots_.census();
+        const std::size_t leaving = close_queue_.size() + draining_;
+        const std::size_t counted = c.open() + c.creating;
+        const std::size_t max = opts().max_size;
+        std::size_t surplus = counted > leaving + max ? counted - leaving - max : 0;
+        retire_idle_locked(
+            [&](const slot_type&) {
+                if (surplus == 0) return false;
+                --surplus;
+                return true;
+            },
+            close_reason::evicted);
+        if (surplus == 0) slow_path_.fetch_and(~slow_surplus, std::memory_order_relaxed);
+        if (!close_queue_.empty()) worker_cv_.notify_all();
+        return surplus;
+    }
+
+    /// The options in force now.
+    const pool_options& opts() const noexcept { return options_.current(); }
+
+    /// initialization_fail_timeout >= 0: opens the first connection on the constructing thread
+    /// (first_connection.hpp; throws startup_error) and puts it in the first slot, idle.
+    void adopt_first_connection() {
+        const std::int64_t began = precise_now(clock_);
+        slot_type& s = slots_[0];
+        s.connection.emplace(open_first_connection(driver_, clock_, opts()));
+        const std::int64_t now = precise_now(clock_);
+        creation_.add(now - began);
+        created_.fetch_add(1, std::memory_order_relaxed);
+        health_.connect_succeeded(now);
+        s.created_at = now;
+        s.generation = evict_generation_.load(std::memory_order_relaxed);
+        s.last_used.store(now, std::memory_order_relaxed);
+        s.last_checked.store(now, std::memory_order_relaxed);
+        s.expires_at = upkeep_.lifetime_end(now);
+        s.state.store(slot_idle, std::memory_order_release);
+    }
 
     /// Claims an idle slot for `w` if admission grants it one (mutex held).
     slot_type* claim_for_locked(const waiter& w) noexcept {
@@ -726,7 +867,7 @@ private:
         const std::size_t claim = claim_.load(std::memory_order_relaxed);
         if (claim <= 1) return true;
         std::atomic_thread_fence(std::memory_order_seq_cst);  // count after the claim (slot_table::has_spare)
-        const std::size_t spare = slots_.census().spare();
+        const std::size_t spare = slots_.census().spare_within(opts().max_size);
         if (obviously_safe(claim, spare, 0)) return true;
         const std::size_t mine = holdings_locked(w);
         if (obviously_safe(claim, spare, mine)) return true;
@@ -780,7 +921,7 @@ private:
                                std::shared_ptr<const pool_diagnostics>* diagnostics, std::exception_ptr* exception,
                                std::optional<std::int64_t> given_deadline) {
         if (started == 0) started = precise_now(clock_);
-        const std::int64_t deadline = given_deadline ? *given_deadline : add_ns(started, to_ns(options_.acquire_timeout));
+        const std::int64_t deadline = given_deadline ? *given_deadline : add_ns(started, to_ns(opts().acquire_timeout));
         pool_observer* obs = observer_.load(std::memory_order_acquire);
         for (;;) {
             sync_waiter w;
@@ -797,8 +938,10 @@ private:
                     stamp_lease(*s, owner, site, coarse_now(clock_));
                 else if (!check_before_lending(*s, owner, site, started))
                     continue;  // broken: retry in the time left
-                const std::int64_t waited = precise_now(clock_) - started;
+                const std::int64_t ended = precise_now(clock_);
+                const std::int64_t waited = ended - started;
                 acquire_wait_.add(waited);
+                health_.queued(ended, waited, false);
                 if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
                 ec.clear();
                 return s;
@@ -816,7 +959,7 @@ private:
             failed = errc::pool_closed;
             return nullptr;
         }
-        if (hand_off_.size() >= options_.max_pending) {
+        if (hand_off_.size() >= opts().max_pending) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             failed = errc::pending_limit;
             return nullptr;
@@ -867,6 +1010,7 @@ private:
             if (now >= w.deadline) {
                 leave_queue_locked(w);
                 timeouts_.fetch_add(1, std::memory_order_relaxed);
+                health_.queued(now, now - w.since, true);
                 failed = errc::timeout;
                 break;
             }
@@ -1013,6 +1157,8 @@ private:
             worker_cv_.notify_all();
             return;
         }
+        if (slow_path_.load(std::memory_order_relaxed) & slow_surplus) retire_surplus_locked();
+        if (slow_path_.load(std::memory_order_relaxed) & slow_suspended) return;  // resume() serves
         if (!serve_queue_locked()) return;
         lock.unlock();
         std::this_thread::yield();
@@ -1184,7 +1330,7 @@ private:
     /// and tells observers. Returns the driver's error, empty on success; `ended` is when the
     /// attempt ended (pool clock).
     std::string open_connection(slot_type& s, std::int64_t& ended) {
-        const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), options_.acquire_timeout);
+        const auto real_deadline = deadline_after<std::chrono::steady_clock>(std::chrono::steady_clock::now(), opts().acquire_timeout);
         const std::int64_t began = precise_now(clock_);
         std::string error;
         try {
@@ -1222,6 +1368,7 @@ private:
         lock.lock();
         if (!error.empty()) {
             s->state.store(slot_empty, std::memory_order_release);
+            health_.connect_failed(ended, error);
             last_connect_error_ = std::move(error);
             upkeep_.connect_failed(ended);
             return true;
@@ -1229,9 +1376,10 @@ private:
         s->expires_at = upkeep_.lifetime_end(ended);
         last_connect_error_.clear();
         upkeep_.connect_succeeded();
+        health_.connect_succeeded(ended);
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
             queue_close_locked(*s, close_reason::shutdown);
-        } else if (waiter* head = hand_off_.head()) {
+        } else if (waiter* head = head_to_serve_locked()) {
             // Opened for the waiters: the first in line gets it (if admission lets it), nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
             if (admits_locked(*head, *s))
@@ -1309,7 +1457,7 @@ private:
             retirement_due(s, precise_now(clock_), evict_generation_.load(std::memory_order_relaxed));
         if (!retire_for) {
             lock.unlock();
-            const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+            const bool ok = driver_.is_valid(*s.connection, opts().validation_timeout);
             lock.lock();
             if (ok)
                 s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
@@ -1344,7 +1492,7 @@ private:
     /// Validates `s`, an idle connection whose keepalive was due (taken by the housekeeper).
     void keep_alive(std::unique_lock<std::mutex>& lock, slot_type& s) {
         lock.unlock();
-        const bool ok = driver_.is_valid(*s.connection, options_.validation_timeout);
+        const bool ok = driver_.is_valid(*s.connection, opts().validation_timeout);
         lock.lock();
         if (!ok) {
             close_queue_.push_back({&s, close_reason::broken});
@@ -1396,7 +1544,7 @@ private:
 
     pool_diagnostics diagnose(std::error_code ec, owner_id owner, const std::source_location& site, std::int64_t started) const {
         pool_diagnostics d;
-        d.pool_name = options_.name;
+        d.pool_name = opts().name;
         d.code = ec;
         d.stats = stats();
         d.waited = std::chrono::nanoseconds(precise_now(clock_) - started);
@@ -1449,19 +1597,19 @@ private:
     // ------------------------------------------------------------------ members
 
     Driver driver_;
-    const pool_options options_;
+    live_options options_;  ///< read through opts(); reconfigure() publishes new versions
     Clock clock_;
     const std::uint64_t id_;
     table_type slots_;
     table_type emergency_slots_;  ///< on_deadlock heal: max_overflow slots beyond max_size
     const worker_mode mode_;
-    const std::int64_t bypass_ns_ = to_ns(options_.alive_bypass_window);
+    const std::int64_t bypass_ns_ = to_ns(opts().alive_bypass_window);
 
     alignas(64) std::atomic<std::uint32_t> slow_path_{0};
     std::atomic<std::uint64_t> evict_generation_{1};  ///< from 1: emergency connections are generation 0
     std::atomic<pool_observer*> observer_{nullptr};
     /// The claim admission goes by: max_nesting, or what heal learned; <= 1: no admission.
-    std::atomic<std::size_t> claim_{options_.max_nesting};
+    std::atomic<std::size_t> claim_{opts().max_nesting};
     std::atomic<bool> claim_rose_{false};  ///< heal raised the claim: states may be unsafe already
 
     alignas(64) mutable std::mutex mutex_;
@@ -1496,6 +1644,7 @@ private:
         deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0};
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
+    health_window health_;  ///< connect attempts and queued acquires, for health()
 };
 
 }  // namespace detail

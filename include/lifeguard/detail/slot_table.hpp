@@ -29,8 +29,13 @@ struct slot_census {
 
     /// Slots with an open connection.
     std::size_t open() const noexcept { return idle + leased + held_by_pool; }
-    /// Slots a waiter could be served from without a return: idle, openable, being opened.
-    std::size_t spare() const noexcept { return idle + empty + creating; }
+    /// Connections a waiter could be served from without a return, with at most `max_size`
+    /// open: idle, being opened, and empty slots while there is room to open one.
+    std::size_t spare_within(std::size_t max_size) const noexcept {
+        const std::size_t counted = open() + creating;
+        const std::size_t room = counted < max_size ? max_size - counted : 0;
+        return idle + creating + (empty < room ? empty : room);
+    }
 };
 
 /// Why a connection must be retired instead of being lent or kept, if it must: its lifetime
@@ -71,15 +76,16 @@ public:
     }
 
     /// Admission's cheap check (admission.hpp), right after `taken` was claimed: true when at
-    /// least `wanted` other slots are spare (idle, empty: a connection may be opened there, or
-    /// being opened). Scans onward from `taken`, stopping as soon as it found enough.
-    bool has_spare(const slot_type& taken, std::size_t wanted) const noexcept {
+    /// least `wanted` other slots are spare (idle, being opened, or, when `empty_is_spare`,
+    /// empty: a connection may be opened there). Scans onward from `taken`, stopping as soon as
+    /// it found enough.
+    bool has_spare(const slot_type& taken, std::size_t wanted, bool empty_is_spare) const noexcept {
         std::size_t found = 0;
         std::size_t i = taken.index;
         for (std::size_t seen = 1; seen < count_ && found < wanted; ++seen) {
             if (++i == count_) i = 0;
             const std::uint32_t st = slots_[i].state.load(std::memory_order_seq_cst);
-            found += st == slot_idle || st == slot_empty || st == slot_creating;
+            found += st == slot_idle || st == slot_creating || (empty_is_spare && st == slot_empty);
         }
         return found >= wanted;
     }
