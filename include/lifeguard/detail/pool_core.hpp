@@ -1014,7 +1014,7 @@ private:
             report_leak(lock, *leak.slot, leak.age);
             return true;
         }
-        if (wants_connection_locked() && upkeep_.may_connect(now)) return create_one(lock);
+        if (upkeep_.may_connect(now, connection_need_locked())) return create_one(lock);
         return false;
     }
 
@@ -1024,13 +1024,15 @@ private:
             // Manual clocks advance only when told: the subscription wakes us.
             return precise_now(std::chrono::steady_clock{}) + 3'600'000'000'000;
         }
-        return upkeep_.next_wake(slots_, precise_now(clock_), wants_connection_locked());
+        return upkeep_.next_wake(slots_, precise_now(clock_), connection_need_locked());
     }
 
-    bool wants_connection_locked() const noexcept {
-        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return false;
-        return upkeep_.wants_connection(slots_.census(), hand_off_.size());
+    /// Whether the worker should open a connection, and for whom (the backoff depends on it).
+    connect_need connection_need_locked() const noexcept {
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return connect_need::none;
+        return upkeep_.connection_need(slots_.census(), hand_off_.size());
     }
+    bool wants_connection_locked() const noexcept { return connection_need_locked() != connect_need::none; }
 
     /// Opens a connection in an empty slot (mutex released around the driver's connect).
     bool create_one(std::unique_lock<std::mutex>& lock) {
