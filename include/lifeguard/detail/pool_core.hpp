@@ -208,6 +208,7 @@ public:
         if (slow_path_.load(std::memory_order_relaxed) & (slow_closed | slow_fair)) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
+        if (s) s->reset_by_worker = true;  // its return must not run driver code on the loop either
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         return s;  // no request_work(): enqueue_async() follows a miss and asks for it
     }
@@ -274,6 +275,7 @@ public:
         slot_type* s = w.cancelled ? nullptr : static_cast<slot_type*>(w.handed);
         if (s) {
             stamp_lease(*s, w.owner, w.site, coarse_now(clock_));
+            s->reset_by_worker = true;
             const std::int64_t waited = precise_now(clock_) - w.since;
             acquire_wait_.add(waited);
             if (obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(waited));
@@ -366,6 +368,8 @@ public:
             outside_lock(obs)->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
 
         return_scope announce(this);
+        if (s.reset_by_worker) [[unlikely]]
+            return defer_reset(s, invalidated, now);
         std::optional<close_reason> retire_for;
         if (invalidated || !driver_.reset(*s.connection))
             retire_for = close_reason::broken;
@@ -431,6 +435,7 @@ public:
         if (worker_.joinable()) worker_.join();
         std::unique_lock lock(mutex_);
         drop_check_jobs_locked();
+        drop_reset_jobs_locked();
         drain_close_queue(lock);
         waiters_gone_.wait(lock, [&] { return hand_off_.empty() && active_waiters_ == 0; });
         // Any slot still leased now is an outstanding lease: the last one returned frees the
@@ -805,6 +810,9 @@ private:
     /// release() found a connection lent `fair_after_leases` times past the head.
     void head_passed_over() noexcept {
         std::lock_guard lock(mutex_);
+        head_passed_over_locked();
+    }
+    void head_passed_over_locked() noexcept {
         restart_fairness_count_locked();
         if (slow_path_.load(std::memory_order_relaxed) & slow_closed) return;
         if (hand_off_.passed_over()) turn_fair_locked();
@@ -970,6 +978,55 @@ private:
         }
     }
 
+    // ------------------------------------------------------------------ resets on the worker
+
+    /// Returns a lease made by async_acquire: its reset (a ROLLBACK, DISCARD ALL: a round trip)
+    /// runs on the worker, not here (an event loop). Until it has, the pool holds the slot.
+    /// A connection that is to be closed anyway (invalidated, closed pool) is not reset.
+    /// Its idle time counts from `returned`, as for any return.
+    void defer_reset(slot_type& s, bool invalidated, std::int64_t returned) noexcept {
+        s.reset_by_worker = false;
+        s.last_used.store(returned, std::memory_order_relaxed);
+        std::unique_lock lock(mutex_);
+        s.owner.store(0, std::memory_order_relaxed);  // the lease has ended
+        if (invalidated || (slow_path_.load(std::memory_order_relaxed) & slow_closed)) {
+            queue_close_locked(s, invalidated ? close_reason::broken : close_reason::shutdown);
+            if (!handle_alive_) return finish_orphan(lock);
+            request_work_locked();
+            return;
+        }
+        s.state.store(slot_held_by_pool, std::memory_order_relaxed);
+        reset_queue_.push_back(&s);
+        request_work_locked();
+    }
+
+    /// Resets the oldest deferred return, then finishes it as release() would: retired if
+    /// broken, expired or evicted, else idle, and the queue served in order.
+    void finish_deferred_reset(std::unique_lock<std::mutex>& lock) {
+        slot_type& s = *reset_queue_.front();
+        reset_queue_.pop_front();
+        std::optional<close_reason> retire_for;
+        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
+            retire_for = close_reason::shutdown;  // closed while it waited: no point resetting it
+        } else {
+            lock.unlock();
+            const bool ok = driver_.reset(*s.connection);
+            lock.lock();
+            retire_for = ok ? retirement_due(s, coarse_now(clock_), evict_generation_.load(std::memory_order_relaxed))
+                            : std::optional<close_reason>(close_reason::broken);
+        }
+        if (retire_for) return queue_close_locked(s, *retire_for);  // the worker closes it next
+        if (s.lease_seq.load(std::memory_order_relaxed) >= s.owed_at_seq.load(std::memory_order_relaxed))
+            head_passed_over_locked();
+        give_back_locked(s);  // idle, and the queue served (or closed, if the pool closed meanwhile)
+    }
+
+    /// The worker has stopped: deferred resets nobody will run close their connections.
+    void drop_reset_jobs_locked() noexcept {
+        for (slot_type* s : reset_queue_) queue_close_locked(*s, close_reason::shutdown);
+        reset_queue_.clear();
+    }
+
     // ------------------------------------------------------------------ the worker
 
     void request_work() {
@@ -993,6 +1050,10 @@ private:
     bool worker_step(std::unique_lock<std::mutex>& lock) {
         if (!close_queue_.empty()) {
             drain_close_queue(lock);
+            return true;
+        }
+        if (!reset_queue_.empty()) {
+            finish_deferred_reset(lock);
             return true;
         }
         if (!check_queue_.empty()) {
@@ -1258,6 +1319,7 @@ private:
     std::uint64_t wake_fenced_ = 0;
     std::deque<close_job> close_queue_;
     std::deque<check_job> check_queue_;
+    std::deque<slot_type*> reset_queue_;  ///< async leases returned, to be reset by the worker
     std::condition_variable checked_;  ///< the worker finished checking a slot for an async waiter
     std::size_t async_outstanding_ = 0;
     std::condition_variable worker_cv_;
