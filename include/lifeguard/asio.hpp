@@ -20,9 +20,11 @@
 // resumes on another thread keeps its leases; a knot among coroutines is named like one among
 // threads. Without an owner, each acquisition is its own owner (nothing can be attributed).
 //
-// Blocking drivers. Connections are opened and validated on the pool's worker, never on the
-// handler's executor: a connection that needs validating before it is lent is checked by the
-// worker before the completion is posted.
+// Blocking drivers. Connections are opened, validated and reset on the pool's worker, never on
+// the handler's executor: a connection that needs validating before it is lent is checked by the
+// worker before the completion is posted, and returning a lease made here (on any thread) leaves
+// its reset (ROLLBACK, DISCARD ALL, a session reset) to the worker; the connection is lent again,
+// to the waiters in their order, once that is done.
 #pragma once
 
 // clang-format off

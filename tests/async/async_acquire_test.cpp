@@ -37,6 +37,14 @@ using manual_lease = manual_pool::lease_type;
 using steady_pool = pool<fake_driver>;
 using steady_lease = steady_pool::lease_type;
 
+/// A pool whose worker thread runs by itself (it resets the async leases returned to it), over
+/// the fixture's driver and observer.
+std::unique_ptr<steady_pool> make_threaded(manual_fixture& f, pool_options o) {
+    auto p = std::make_unique<steady_pool>(f.driver, std::move(o));
+    p->add_observer(f.blocks);
+    return p;
+}
+
 struct outcome {
     error_code ec;
     manual_lease lease;
@@ -66,6 +74,7 @@ TEST(AsyncAcquire, CallbackRunsOnItsExecutorNeverInsideTheCall) {
     EXPECT_EQ(lease.owner(), me);
     EXPECT_EQ(pool->stats().active, 1u);
     lease.release();
+    pool->run_worker_once();  // manual mode: the worker resets what an async lease gave back
     EXPECT_EQ(pool->stats().idle, 2u);
 }
 
@@ -83,14 +92,14 @@ TEST(AsyncAcquire, PlainCallbackCompletesOnTheSystemExecutorNotTheCaller) {
 
 TEST(AsyncAcquire, StrandBoundHandlersRunInTheirStrand) {
     manual_fixture f;
-    auto pool = f.make_filled({.max_size = 2});
+    auto pool = make_threaded(f, {.max_size = 2});  // its worker resets the leases given back
     io_threads runner(2);
     auto strand = asio::make_strand(runner.io);
     constexpr int n = 200;
     int in_strand = 0;  // plain int: the strand serialises the handlers (TSan checks)
     std::latch done(n);
     for (int i = 0; i < n; ++i) {
-        async_acquire(*pool, asio::bind_executor(strand, [&](error_code ec, manual_lease l) {
+        async_acquire(*pool, asio::bind_executor(strand, [&](error_code ec, steady_lease l) {
             EXPECT_FALSE(ec);
             EXPECT_TRUE(l);
             if (strand.running_in_this_thread() && runner.runs_here()) ++in_strand;
@@ -152,6 +161,7 @@ TEST(AsyncAcquire, CoroutinesAwaitALeaseAndSeeErrorsAsExceptions) {
     f.blocks->wait_blocked(1);
     f.clock.advance(1s);
     done.get();
+    pool->run_worker_once();  // manual mode: the worker resets what an async lease gave back
     EXPECT_EQ(pool->stats().timeouts, 1u);
     EXPECT_EQ(pool->stats().idle, 1u);
 }
@@ -207,7 +217,17 @@ TEST(AsyncAcquire, SyncAndAsyncWaitersAreServedInArrivalOrder) {
         f.blocks->wait_blocked(static_cast<std::size_t>(i) + 1);  // queue them one by one
     }
     held.release();
+    // Manual mode: the async leases come back through the worker (their reset runs there).
+    std::atomic<bool> all_in{false};
+    std::thread pump([&] {
+        while (!all_in.load()) {
+            pool->run_worker_once();
+            std::this_thread::yield();
+        }
+    });
     all_served.wait();
+    all_in = true;
+    pump.join();
     for (auto& t : sync_callers) t.join();
     std::vector<int> expected(n);
     std::iota(expected.begin(), expected.end(), 0);
@@ -451,6 +471,7 @@ TEST(AsyncAcquire, DestroyedIoContextGivesBackAConnectionHandedToIt) {
     }
     EXPECT_FALSE(ran);
     EXPECT_EQ(pool->stats().active, 0u);
+    pool->run_worker_once();  // manual mode: the worker resets what came back
     EXPECT_EQ(pool->stats().idle, 1u);
     auto again = pool->try_acquire();
     EXPECT_TRUE(again.has_value());

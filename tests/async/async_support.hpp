@@ -60,19 +60,56 @@ private:
     std::vector<std::thread> threads_;
 };
 
-/// A fake driver that notes the thread of every connect and validation, and can hold
-/// validations until released.
+/// Notes the threads that pass it and can hold them until released (a driver call the test
+/// wants to see, or to stop halfway).
+class held_gate {
+public:
+    /// Notes this thread, then waits while the gate holds.
+    void pass() {
+        std::unique_lock lock(mutex_);
+        passed_on_.push_back(std::this_thread::get_id());
+        ++held_;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return !holding_; });
+        --held_;
+    }
+    void hold() {
+        std::lock_guard lock(mutex_);
+        holding_ = true;
+    }
+    void release() {
+        std::lock_guard lock(mutex_);
+        holding_ = false;
+        cv_.notify_all();
+    }
+    /// Waits until `n` threads have passed (or are held at) the gate.
+    void wait_passed(std::size_t n) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return passed_on_.size() >= n; });
+    }
+    /// Waits until a thread is held at the gate.
+    void wait_held() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return holding_ && held_ > 0; });
+    }
+    std::vector<std::thread::id> passed_on() const {
+        std::lock_guard lock(mutex_);
+        return passed_on_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::thread::id> passed_on_;
+    bool holding_ = false;
+    int held_ = 0;
+};
+
+/// A fake driver that notes the thread of every connect, validation and reset, and can hold
+/// validations and resets until released.
 class recording_driver {
 public:
     using connection_type = fake_connection;
-
-    struct record {
-        std::mutex mutex;
-        std::condition_variable cv;
-        std::vector<std::thread::id> connected_on, validated_on;
-        bool hold_validations = false;
-        int validations_held = 0;  // validations waiting for release_validations()
-    };
 
     connection_type connect(std::chrono::steady_clock::time_point deadline) {
         {
@@ -82,42 +119,33 @@ public:
         return fake.connect(deadline);
     }
     bool is_valid(connection_type& c, std::chrono::milliseconds timeout) {
-        {
-            std::unique_lock lock(record_->mutex);
-            record_->validated_on.push_back(std::this_thread::get_id());
-            ++record_->validations_held;
-            record_->cv.notify_all();
-            record_->cv.wait(lock, [&] { return !record_->hold_validations; });
-            --record_->validations_held;
-        }
+        record_->validations.pass();
         return fake.is_valid(c, timeout);
     }
-    bool reset(connection_type& c) { return fake.reset(c); }
+    bool reset(connection_type& c) {
+        record_->resets.pass();
+        return fake.reset(c);
+    }
     void close(connection_type& c) noexcept { fake.close(c); }
     std::string describe() const { return fake.describe(); }
 
-    void hold_validations() {
-        std::lock_guard lock(record_->mutex);
-        record_->hold_validations = true;
-    }
-    void release_validations() {
-        std::lock_guard lock(record_->mutex);
-        record_->hold_validations = false;
-        record_->cv.notify_all();
-    }
+    void hold_validations() { record_->validations.hold(); }
+    void release_validations() { record_->validations.release(); }
     /// Waits until a validation is being held.
-    void wait_for_held_validation() {
-        std::unique_lock lock(record_->mutex);
-        record_->cv.wait(lock, [&] { return record_->validations_held > 0; });
-    }
-    std::vector<std::thread::id> validated_on() const {
-        std::lock_guard lock(record_->mutex);
-        return record_->validated_on;
-    }
+    void wait_for_held_validation() { record_->validations.wait_held(); }
+    std::vector<std::thread::id> validated_on() const { return record_->validations.passed_on(); }
+
+    /// The resets, as a gate: which threads ran them; hold them halfway.
+    held_gate& resets() { return record_->resets; }
 
     fake_driver fake;  // copies share its state, and the record
 
 private:
+    struct record {
+        std::mutex mutex;
+        std::vector<std::thread::id> connected_on;
+        held_gate validations, resets;
+    };
     std::shared_ptr<record> record_ = std::make_shared<record>();
 };
 

@@ -2,6 +2,7 @@
 // table of plain int "connections": no pool, no driver, no threads; times in nanoseconds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 #include <vector>
@@ -150,21 +151,113 @@ TEST(Housekeeper, ConnectionsAreWantedForMinIdleAndForWaitersWhileThereIsRoom) {
     EXPECT_FALSE(k.wants_connection({.creating = 1, .leased = 3}, 5)) << "the last one is being opened";
 }
 
+TEST(Housekeeper, ConnectionsAreWantedForWaitersBeforeRefill) {
+    upkeep_settings u = every(30 * s);
+    u.min_idle = 2;
+    u.max_size = 4;
+    const keeper k(u, 1);
+    EXPECT_EQ(k.connection_need({.empty = 4}, 0), connect_need::refill) << "below min_idle, nobody waits";
+    EXPECT_EQ(k.connection_need({.empty = 4}, 1), connect_need::waiters) << "below min_idle and waited for";
+    EXPECT_EQ(k.connection_need({.empty = 2, .idle = 2}, 2), connect_need::none) << "as many idle as waiters";
+    EXPECT_EQ(k.connection_need({.empty = 2, .idle = 2}, 3), connect_need::waiters);
+    EXPECT_EQ(k.connection_need({.idle = 1, .leased = 3}, 5), connect_need::none) << "no room";
+}
+
 TEST(Housekeeper, ConnectBackoffDoublesFromTenMillisecondsToFiveSecondsAndResets) {
     keeper k(every(30 * s), 1);
-    EXPECT_TRUE(k.may_connect(0));
+    EXPECT_TRUE(k.may_connect(0, connect_need::refill));
+    EXPECT_FALSE(k.may_connect(0, connect_need::none)) << "nothing wanted, nothing opened";
     std::int64_t at = 100 * s, wait = 10 * ms;
     for (int i = 0; i < 20; ++i) {
         k.connect_failed(at);
-        EXPECT_FALSE(k.may_connect(at + wait - 1)) << "attempt " << i;
-        EXPECT_TRUE(k.may_connect(at + wait)) << "attempt " << i;
+        EXPECT_FALSE(k.may_connect(at + wait - 1, connect_need::refill)) << "attempt " << i;
+        EXPECT_TRUE(k.may_connect(at + wait, connect_need::refill)) << "attempt " << i;
         wait = std::min(wait * 2, backoff_max_ns);
     }
     EXPECT_EQ(wait, 5 * s);
     k.connect_succeeded();
-    EXPECT_TRUE(k.may_connect(0));
+    EXPECT_TRUE(k.may_connect(0, connect_need::refill));
     k.connect_failed(at);
-    EXPECT_TRUE(k.may_connect(at + 10 * ms)) << "the backoff starts over after a success";
+    EXPECT_TRUE(k.may_connect(at + 10 * ms, connect_need::refill)) << "the backoff starts over after a success";
+}
+
+TEST(Housekeeper, WhileCallersWaitTheBackoffIsCappedAtAQuarterSecond) {
+    keeper k(every(30 * s), 1);
+    std::int64_t at = 100 * s;
+    for (int i = 0; i < 20; ++i) k.connect_failed(at);  // the full backoff is 5 s by now
+    EXPECT_FALSE(k.may_connect(at + backoff_while_waited_ns - 1, connect_need::waiters));
+    EXPECT_TRUE(k.may_connect(at + backoff_while_waited_ns, connect_need::waiters));
+    EXPECT_FALSE(k.may_connect(at + backoff_while_waited_ns, connect_need::refill)) << "nobody waits: 5 s";
+    EXPECT_TRUE(k.may_connect(at + 5 * s, connect_need::refill));
+    k.connect_failed(at);
+    EXPECT_TRUE(k.may_connect(at + 3 * s, connect_need::waiters)) << "a caller arriving late gets an attempt at once";
+    table t(1);
+    k.start(at);
+    EXPECT_EQ(k.next_wake(t, at, connect_need::waiters), at + backoff_while_waited_ns) << "the worker wakes for it";
+    EXPECT_EQ(k.next_wake(t, at, connect_need::refill), at + 5 * s);
+}
+
+/// What a down server sees from one pool's worker: the worker connects whenever the backoff
+/// lets it (each attempt takes 1 ms and fails until `up`) and sleeps until next_wake() between.
+struct outage_run {
+    std::vector<std::int64_t> attempts;  ///< when each attempt started
+    std::int64_t served_at = -1;         ///< when the first attempt at or after `up` started
+};
+
+outage_run simulate_outage(connect_need need, std::int64_t up, std::int64_t until) {
+    keeper k(every(3600 * s), 1);  // no housekeeping pass within the run
+    k.start(0);
+    table t(1);
+    outage_run run;
+    for (std::int64_t now = 0; now < until;) {
+        if (!k.may_connect(now, need)) {
+            const std::int64_t wake = k.next_wake(t, now, need);
+            if (wake <= now) {
+                ADD_FAILURE() << "the worker would spin at " << now;
+                return run;
+            }
+            now = wake;
+            continue;
+        }
+        run.attempts.push_back(now);
+        if (now >= up) {
+            run.served_at = now;
+            return run;
+        }
+        now += 1 * ms;
+        k.connect_failed(now);
+    }
+    return run;
+}
+
+/// Attempts that started in [from, to), per second.
+double attempts_per_second(const outage_run& run, std::int64_t from, std::int64_t to) {
+    const auto n = std::count_if(run.attempts.begin(), run.attempts.end(),
+                                 [&](std::int64_t a) { return a >= from && a < to; });
+    return static_cast<double>(n) / (static_cast<double>(to - from) / s);
+}
+
+TEST(Housekeeper, ADownServerSeesAFewAttemptsASecondWhileCallersWaitAndOneInFiveOtherwise) {
+    const outage_run waited = simulate_outage(connect_need::waiters, never, 60 * s);
+    const outage_run unwaited = simulate_outage(connect_need::refill, never, 60 * s);
+    // After the first second (10, 20, ... ms: the doubling's start), the steady state.
+    EXPECT_LE(attempts_per_second(waited, 1 * s, 60 * s), 4.0);
+    EXPECT_GE(attempts_per_second(waited, 1 * s, 60 * s), 3.9) << "waiters keep a quarter-second pace";
+    EXPECT_LE(attempts_per_second(unwaited, 10 * s, 60 * s), 0.2) << "nobody waits: one per 5 s";
+    EXPECT_LE(waited.attempts.size(), 4u * 60 + 10) << "the whole minute, the doubling's start included";
+}
+
+TEST(Housekeeper, WhileCallersWaitARecoveredServerIsTriedWithinAQuarterSecond) {
+    for (std::int64_t up = 1 * s; up < 40 * s; up += 77 * ms) {
+        const outage_run run = simulate_outage(connect_need::waiters, up, 60 * s);
+        ASSERT_GE(run.served_at, up);
+        EXPECT_LE(run.served_at - up, backoff_while_waited_ns) << "server up at " << up / ms << " ms";
+    }
+    // Without waiters nothing hurries: a refill may wait the full 5 s.
+    std::int64_t slowest = 0;
+    for (std::int64_t up = 10 * s; up < 40 * s; up += 77 * ms)
+        slowest = std::max(slowest, simulate_outage(connect_need::refill, up, 60 * s).served_at - up);
+    EXPECT_GT(slowest, 4 * s);
 }
 
 TEST(Housekeeper, LifetimesEndWithinTheLastTwoAndAHalfPercentAndSpreadOut) {
@@ -190,12 +283,12 @@ TEST(Housekeeper, TheWorkerWakesForTheEarliestIdleLifetimeAndUnreportedLease) {
     table t(3);
     make_idle(t[0], 100 * s, /*expires_at=*/125 * s);
     make_leased(t[1], 7, 101 * s);
-    EXPECT_EQ(k.next_wake(t, 103 * s, false), 111 * s) << "the lease's threshold";
+    EXPECT_EQ(k.next_wake(t, 103 * s, connect_need::none), 111 * s) << "the lease's threshold";
     t[1].leak_reported_seq.store(t[1].lease_seq.load());
-    EXPECT_EQ(k.next_wake(t, 103 * s, false), 113 * s) << "reported: the horizon for new leases";
+    EXPECT_EQ(k.next_wake(t, 103 * s, connect_need::none), 113 * s) << "reported: the horizon for new leases";
     k.connect_failed(103 * s);
-    EXPECT_EQ(k.next_wake(t, 103 * s, true), 103 * s + backoff_min_ns) << "a wanted connection's retry";
-    EXPECT_EQ(k.next_wake(t, 103 * s, false), 113 * s) << "nothing wanted: no retry";
+    EXPECT_EQ(k.next_wake(t, 103 * s, connect_need::refill), 103 * s + backoff_min_ns) << "a wanted connection's retry";
+    EXPECT_EQ(k.next_wake(t, 103 * s, connect_need::none), 113 * s) << "nothing wanted: no retry";
 }
 
 }  // namespace

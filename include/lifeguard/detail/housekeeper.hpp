@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lifeguard/detail/connect_backoff.hpp"
 #include "lifeguard/detail/saturating_time.hpp"
 #include "lifeguard/detail/slot_table.hpp"
 #include "lifeguard/detail/worker_wake.hpp"
@@ -20,8 +21,6 @@
 
 namespace lifeguard::detail {
 
-inline constexpr std::int64_t backoff_min_ns = 10'000'000;
-inline constexpr std::int64_t backoff_max_ns = 5'000'000'000;
 /// Clock movements smaller than this are scheduling noise, not leaps.
 inline constexpr std::int64_t leap_tolerance_ns = 128'000'000;
 
@@ -142,26 +141,24 @@ public:
         return {};
     }
 
-    /// True when a connection should be opened: room is left, and fewer are idle or being
-    /// opened than min_idle or than callers wait.
+    /// Whether a connection should be opened, and for whom: room is left, and fewer are idle or
+    /// being opened than callers wait (waiters), or than min_idle (refill).
+    connect_need connection_need(const slot_census& c, std::size_t waiting) const noexcept {
+        if (c.open() + c.creating >= every_.max_size) return connect_need::none;
+        if (waiting > c.idle + c.creating) return connect_need::waiters;
+        if (c.idle + c.creating < every_.min_idle) return connect_need::refill;
+        return connect_need::none;
+    }
     bool wants_connection(const slot_census& c, std::size_t waiting) const noexcept {
-        if (c.open() + c.creating >= every_.max_size) return false;
-        return c.idle + c.creating < every_.min_idle || waiting > c.idle + c.creating;
+        return connection_need(c, waiting) != connect_need::none;
     }
 
-    /// The backoff lets the next connect attempt start at `now`.
-    bool may_connect(std::int64_t now) const noexcept { return now >= next_connect_at_; }
+    /// The backoff lets an attempt for `need` start at `now` (connect_backoff.hpp).
+    bool may_connect(std::int64_t now, connect_need need) const noexcept { return backoff_.allows(now, need); }
 
-    /// A connect attempt that ended at `ended` failed: the next waits 10 ms, doubling to 5 s.
-    void connect_failed(std::int64_t ended) noexcept {
-        backoff_ns_ = backoff_ns_ == 0 ? backoff_min_ns : std::min(backoff_ns_ * 2, backoff_max_ns);
-        next_connect_at_ = add_ns(ended, backoff_ns_);
-    }
-
-    void connect_succeeded() noexcept {
-        backoff_ns_ = 0;
-        next_connect_at_ = 0;
-    }
+    /// A connect attempt that ended at `ended` failed.
+    void connect_failed(std::int64_t ended) noexcept { backoff_.failed(ended); }
+    void connect_succeeded() noexcept { backoff_.succeeded(); }
 
     /// When a connection opened at `created` reaches its lifetime: max_lifetime less up to 2.5%,
     /// so that connections opened together do not all retire together.
@@ -175,8 +172,8 @@ public:
     }
 
     /// When the worker must look again (worker_wake.hpp): the next pass, idle lifetimes and
-    /// keepalives, unreported leases' thresholds, and the connect retry when one is wanted.
-    std::int64_t next_wake(const table_type& table, std::int64_t now, bool connection_wanted) const noexcept {
+    /// keepalives, unreported leases' thresholds, and the connect retry when one is `needed`.
+    std::int64_t next_wake(const table_type& table, std::int64_t now, connect_need needed) const noexcept {
         worker_wake wake(now, last_pass_, {.housekeeping = every_.housekeeping, .keepalive = every_.keepalive, .leak = every_.leak});
         for (const slot_type& s : table) {
             const auto st = s.state.load(std::memory_order_relaxed);
@@ -186,15 +183,16 @@ public:
                      s.leak_reported_seq.load(std::memory_order_relaxed) != s.lease_seq.load(std::memory_order_relaxed))
                 wake.unreported_lease(s.acquired_at.load(std::memory_order_relaxed));
         }
-        if (connection_wanted && next_connect_at_ > 0) wake.connect_retry(next_connect_at_);
+        if (needed != connect_need::none) {
+            if (const std::int64_t retry = backoff_.retry_at(needed); retry > 0) wake.connect_retry(retry);
+        }
         return wake.at();
     }
 
 private:
     upkeep_settings every_;
     std::int64_t last_pass_ = 0;
-    std::int64_t backoff_ns_ = 0;
-    std::int64_t next_connect_at_ = 0;
+    connect_backoff backoff_;
     std::uint64_t jitter_state_;
 };
 
