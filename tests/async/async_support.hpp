@@ -9,6 +9,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -103,6 +104,34 @@ private:
     std::vector<std::thread::id> passed_on_;
     bool holding_ = false;
     int held_ = 0;
+};
+
+/// The worker of a worker_mode::manual pool, run on a thread of its own for as long as this
+/// lives: a lease from async_acquire is reset by the worker when it comes back, so coroutines
+/// that wait for each other's returns need one. It polls (run_worker_once, then yield): a
+/// manual pool has no condition for a test thread to wait on. The destructor does one last
+/// pass after stopping, so what came back is idle when the test reads the pool.
+template <class Pool>
+class worker_pump {
+public:
+    explicit worker_pump(Pool& pool) : pool_(pool), thread_([this] {
+        while (!stop_.load()) {
+            pool_.run_worker_once();
+            std::this_thread::yield();
+        }
+    }) {}
+    ~worker_pump() {
+        stop_ = true;
+        thread_.join();
+        pool_.run_worker_once();
+    }
+    worker_pump(const worker_pump&) = delete;
+    worker_pump& operator=(const worker_pump&) = delete;
+
+private:
+    Pool& pool_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
 };
 
 /// A fake driver that notes the thread of every connect, validation and reset, and can hold
