@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <optional>
 #include <system_error>
 
@@ -104,85 +105,83 @@ TEST(AdmissionPool, AnIdGeneratorScopeNestedInATransactionsScopeCountsAsOneTask)
     EXPECT_TRUE(id) << "the enclosing request holds one: this request completes the claim";
 }
 
-TEST(AdmissionPool, HealLendsAnEmergencyConnectionBeyondMaxSizeAndClosesItWhenItComesBack) {
+/// A task on a manual pool holding its one connection and waiting, on another thread, for a
+/// second (a knot of one): what the detector hands heal_waiter().
+struct stuck_task {
     manual_fixture f;
-    auto pool = f.make_filled({.name = "ids", .max_size = 1, .on_deadlock = deadlock_policy::heal, .max_overflow = 1});
+    std::unique_ptr<manual_pool> pool;
     const owner_id task = new_owner_id();
-    auto tx = acquire_as(*pool, task);
+    lease_type tx;
     std::error_code failed;
-    auto nested = acquire_on_thread(*pool, task, failed);
-    ASSERT_TRUE(f.events->wait_blocked_for(1, 60s));
-    EXPECT_EQ(pool->view().heal_waiter(task, make_error_code(errc::deadlock), nullptr), heal_outcome::lending);
-    pool->run_worker_once();  // the worker opens it
-    auto id = outcome_of(nested, *pool);
-    ASSERT_TRUE(id) << failed.message();
-    EXPECT_EQ(id.owner(), task);
-    auto st = pool->stats();
+    std::future<lease_type> nested;
+
+    explicit stuck_task(pool_options o)
+        : pool(f.make_filled(std::move(o))), tx(acquire_as(*pool, task)), nested(acquire_on_thread(*pool, task, failed)) {}
+    bool waits() { return f.events->wait_blocked_for(1, 60s); }
+    heal_outcome heal() { return pool->view().heal_waiter(task, make_error_code(errc::deadlock), nullptr); }
+    lease_type outcome() { return outcome_of(nested, *pool); }
+    int open() { return f.driver.with([](auto& s) { return s.open; }); }
+};
+
+TEST(AdmissionPool, HealLendsAnEmergencyConnectionBeyondMaxSizeAndClosesItWhenItComesBack) {
+    stuck_task t({.name = "ids", .max_size = 1, .on_deadlock = deadlock_policy::heal, .max_overflow = 1});
+    ASSERT_TRUE(t.waits());
+    EXPECT_EQ(t.heal(), heal_outcome::lending);
+    t.pool->run_worker_once();  // the worker opens it
+    auto id = t.outcome();
+    ASSERT_TRUE(id) << t.failed.message();
+    EXPECT_EQ(id.owner(), t.task);
+    auto st = t.pool->stats();
     EXPECT_EQ(st.total, 1u) << "the pool's own connections";
     EXPECT_EQ(st.max, 1u);
     EXPECT_EQ(st.emergency, 1u) << "beyond max_size";
-    EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 2);
+    EXPECT_EQ(t.open(), 2);
     EXPECT_EQ(st.emergency_lent, 1u);
-    EXPECT_EQ(pool->view().holders().size(), 2u) << "the detector must see both leases";
+    EXPECT_EQ(t.pool->view().holders().size(), 2u) << "the detector must see both leases";
     id.release();
-    pool->run_worker_once();
-    st = pool->stats();
+    t.pool->run_worker_once();
+    st = t.pool->stats();
     EXPECT_EQ(st.emergency, 0u) << "an emergency connection is closed when it comes back, never lent again";
     EXPECT_EQ(st.total, 1u);
     EXPECT_EQ(st.closed_for(close_reason::emergency), 1u);
-    EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 1);
+    EXPECT_EQ(t.open(), 1);
 }
 
 TEST(AdmissionPool, HealFailsTheMemberWhenNoEmergencyConnectionMayBeOpened) {
-    manual_fixture f;
-    auto pool = f.make_filled({.max_size = 1, .on_deadlock = deadlock_policy::heal, .max_overflow = 0});
-    const owner_id task = new_owner_id();
-    auto tx = acquire_as(*pool, task);
-    std::error_code failed;
-    auto nested = acquire_on_thread(*pool, task, failed);
-    ASSERT_TRUE(f.events->wait_blocked_for(1, 60s));
-    EXPECT_EQ(pool->view().heal_waiter(task, make_error_code(errc::deadlock), nullptr), heal_outcome::failed);
-    EXPECT_FALSE(outcome_of(nested, *pool));
-    EXPECT_EQ(failed, errc::deadlock);
-    EXPECT_EQ(pool->stats().emergency_failed, 1u);
-    EXPECT_EQ(pool->view().heal_waiter(new_owner_id(), {}, nullptr), heal_outcome::not_waiting);
+    stuck_task t({.max_size = 1, .on_deadlock = deadlock_policy::heal, .max_overflow = 0});
+    ASSERT_TRUE(t.waits());
+    EXPECT_EQ(t.heal(), heal_outcome::failed);
+    EXPECT_FALSE(t.outcome());
+    EXPECT_EQ(t.failed, errc::deadlock);
+    EXPECT_EQ(t.pool->stats().emergency_failed, 1u);
+    EXPECT_EQ(t.pool->view().heal_waiter(new_owner_id(), {}, nullptr), heal_outcome::not_waiting);
 }
 
 TEST(AdmissionPool, HealFailsTheMemberWhenTheEmergencyConnectionCannotBeOpened) {
-    manual_fixture f;
-    auto pool = f.make_filled({.max_size = 1, .on_deadlock = deadlock_policy::heal});
-    const owner_id task = new_owner_id();
-    auto tx = acquire_as(*pool, task);
-    std::error_code failed;
-    auto nested = acquire_on_thread(*pool, task, failed);
-    ASSERT_TRUE(f.events->wait_blocked_for(1, 60s));
-    f.driver.with([](auto& s) { s.fail_next_connects = 1; });  // the server is at max_connections
-    EXPECT_EQ(pool->view().heal_waiter(task, make_error_code(errc::deadlock), nullptr), heal_outcome::lending);
-    pool->run_worker_once();
-    EXPECT_FALSE(outcome_of(nested, *pool));
-    EXPECT_EQ(failed, errc::deadlock);
-    const auto st = pool->stats();
+    stuck_task t({.max_size = 1, .on_deadlock = deadlock_policy::heal});
+    ASSERT_TRUE(t.waits());
+    t.f.driver.with([](auto& s) { s.fail_next_connects = 1; });  // the server is at max_connections
+    EXPECT_EQ(t.heal(), heal_outcome::lending);
+    t.pool->run_worker_once();
+    EXPECT_FALSE(t.outcome());
+    EXPECT_EQ(t.failed, errc::deadlock);
+    const auto st = t.pool->stats();
     EXPECT_EQ(st.emergency_failed, 1u);
     EXPECT_EQ(st.emergency, 0u);
     EXPECT_EQ(st.total, 1u);
-    EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 1);
+    EXPECT_EQ(t.open(), 1);
 }
 
 TEST(AdmissionPool, APromisedEmergencyConnectionDoesNotOutliveAClosedPool) {
-    manual_fixture f;
-    auto pool = f.make_filled({.max_size = 1, .on_deadlock = deadlock_policy::heal});
-    const owner_id task = new_owner_id();
-    auto tx = acquire_as(*pool, task);
-    std::error_code failed;
-    auto nested = acquire_on_thread(*pool, task, failed);
-    ASSERT_TRUE(f.events->wait_blocked_for(1, 60s));
-    EXPECT_EQ(pool->view().heal_waiter(task, make_error_code(errc::deadlock), nullptr), heal_outcome::lending);
-    pool->close();
-    EXPECT_FALSE(outcome_of(nested, *pool));
-    EXPECT_EQ(failed, errc::pool_closed);
-    pool->run_worker_once();
-    EXPECT_EQ(pool->stats().emergency, 0u);
-    EXPECT_EQ(f.driver.with([](auto& s) { return s.connects; }), 1) << "nothing was opened for a closed pool";
+    stuck_task t({.max_size = 1, .on_deadlock = deadlock_policy::heal});
+    ASSERT_TRUE(t.waits());
+    EXPECT_EQ(t.heal(), heal_outcome::lending);
+    t.pool->close();
+    EXPECT_FALSE(t.outcome());
+    EXPECT_EQ(t.failed, errc::pool_closed);
+    t.pool->run_worker_once();
+    EXPECT_EQ(t.pool->stats().emergency, 0u);
+    EXPECT_EQ(t.f.driver.with([](auto& s) { return s.connects; }), 1) << "nothing was opened for a closed pool";
 }
 
 TEST(AdmissionPool, AClaimLearnedWhileTasksWaitPutsTheNestedRequestBeforeEarlierFirstRequests) {
