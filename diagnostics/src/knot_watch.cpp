@@ -352,7 +352,7 @@ void knot_watch::untie_through_a_member(report& rep, const knot_roles& roles, co
         const std::string& pool = c.pool->record->name;
         report failed = rep;
         failed.victim = target;
-        failed.action = victim_action(target, c.owner, pool, c.wait->site, why);
+        failed.action = victim_action(rep, target, c.owner, pool, c.wait->site, why);
         auto shared = std::make_shared<const report>(failed);
         auto d = std::make_shared<pool_diagnostics>(victim_diagnostics(*c.pool, *c.wait, target, *shared));
         auto ex = std::make_exception_ptr(deadlock_error(std::move(d), shared));
@@ -368,7 +368,7 @@ void knot_watch::untie_through_a_member(report& rep, const knot_roles& roles, co
                                          : pool_view::heal_outcome::not_waiting);
         if (outcome == pool_view::heal_outcome::lending) {
             rep.lent_to = target;
-            rep.action = healing_action(target, c.owner, pool, c.wait->site, view.options(), view.stats().claim);
+            rep.action = healing_action(rep, target, c.owner, pool, c.wait->site, view.options(), view.stats().claim);
             healed_tasks_.fetch_add(1, std::memory_order_relaxed);
             return;
         }

@@ -117,22 +117,32 @@ std::string policy_action(deadlock_policy policy, const report& rep) {
 }
 
 namespace {
+/// A task as the report names it: its owner_scope label when the report lists one ("login 1
+/// (task 9)"), else "task 9".
+std::string task_named(const report& rep, owner_id id) {
+    for (const auto* list : {&rep.members, &rep.behind})
+        for (const auto& t : *list)
+            if (t.owner == id) return describe_owner(id, t.label);
+    return describe_owner(id, {});
+}
+
 /// "task 7 (waiting for 'ids' at users::save(), inside task 3)"
-std::string member_waiting(owner_id target, owner_id member, const std::string& pool, const std::source_location& site) {
-    return "task " + std::to_string(target) + " (waiting for " + in_quotes(pool) + " at " + describe_site(site) +
-           (target != member ? ", inside task " + std::to_string(member) : std::string()) + ")";
+std::string member_waiting(const report& rep, owner_id target, owner_id member, const std::string& pool,
+                           const std::source_location& site) {
+    return task_named(rep, target) + " (waiting for " + in_quotes(pool) + " at " + describe_site(site) +
+           (target != member ? ", inside " + task_named(rep, member) : std::string()) + ")";
 }
 }  // namespace
 
-std::string victim_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
-                          std::string_view why) {
-    return "failed " + member_waiting(target, member, pool, site) + " with deadlock_error (" + std::string(why) +
+std::string victim_action(const report& rep, owner_id target, owner_id member, const std::string& pool,
+                          const std::source_location& site, std::string_view why) {
+    return "failed " + member_waiting(rep, target, member, pool, site) + " with deadlock_error (" + std::string(why) +
            "); the leases it holds go back as it unwinds";
 }
 
-std::string healing_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
-                           const pool_options& options, std::uint64_t claim) {
-    return "healed (policy heal): lent " + member_waiting(target, member, pool, site) +
+std::string healing_action(const report& rep, owner_id target, owner_id member, const std::string& pool,
+                           const std::source_location& site, const pool_options& options, std::uint64_t claim) {
+    return "healed (policy heal): lent " + member_waiting(rep, target, member, pool, site) +
            " an emergency connection beyond max_size " + std::to_string(options.max_size) + " (max_overflow " +
            std::to_string(options.max_overflow) + "), closed when it comes back; nobody was failed. " + in_quotes(pool) +
            " now admits requests for a claim of " + std::to_string(claim) +

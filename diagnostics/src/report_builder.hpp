@@ -34,11 +34,12 @@ std::string policy_action(deadlock_policy policy, const report& rep);
 
 /// fail_fast: the action once `target` has been failed while waiting for `pool` at `site`
 /// (`member` is the knot member it acts for, when it waits through a nested scope's call).
-std::string victim_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
-                          std::string_view why = "policy fail_fast");
+/// Tasks are named by their label when `rep` lists them with one.
+std::string victim_action(const report& rep, owner_id target, owner_id member, const std::string& pool,
+                          const std::source_location& site, std::string_view why = "policy fail_fast");
 /// heal: what was done for the member lent an emergency connection.
-std::string healing_action(owner_id target, owner_id member, const std::string& pool, const std::source_location& site,
-                           const pool_options& options, std::uint64_t claim);
+std::string healing_action(const report& rep, owner_id target, owner_id member, const std::string& pool,
+                           const std::source_location& site, const pool_options& options, std::uint64_t claim);
 
 /// The diagnostics the failed call of a fail_fast victim carries.
 pool_diagnostics victim_diagnostics(const pool_reading& pool, const pool_reading::waiter& wait, owner_id target,

@@ -2,7 +2,7 @@
 // scenario on PostgreSQL), then diagnosed by lifeguard and fixed by sizing. README command one
 // runs it through scripts/demo.sh, which installs, builds and starts throwaway servers.
 //
-//   autoid_demo [--db mariadb|postgres|both] [--phases 2,3,4] [--pg-phases 3,4]
+//   autoid_demo [--db mariadb|postgres|both] [--phases 2,3,4,5] [--pg-phases 3,4,5]
 //               [--json-summary FILE] [--snapshot-dir DIR] [--poolsize PATH] ...
 //
 // The servers come from the environment scripts/db/with-servers.sh exports:
@@ -29,6 +29,7 @@
 #include "console.hpp"
 #include "lifeguard/mysql.hpp"
 #include "lifeguard/postgres.hpp"
+#include "phase_heal.hpp"
 #include "phases.hpp"
 
 #ifndef LIFEGUARD_DEMO_POOLSIZE
@@ -50,10 +51,10 @@ std::set<int> parse_phases(const std::string& text, const std::string& option) {
     std::stringstream in(text);
     std::string item;
     while (std::getline(in, item, ',')) {
-        if (item == "2" || item == "3" || item == "4")
+        if (item == "2" || item == "3" || item == "4" || item == "5")
             out.insert(std::stoi(item));
         else if (!item.empty())
-            throw CLI::ValidationError(option, "phases are 2, 3 and 4 (comma-separated), got '" + item + "'");
+            throw CLI::ValidationError(option, "phases are 2, 3, 4 and 5 (comma-separated), got '" + item + "'");
     }
     if (out.contains(4) && !out.contains(3))
         throw CLI::ValidationError(option, "phase 4 sizes the pool from phase 3's snapshot: include phase 3");
@@ -104,7 +105,13 @@ json run_database(database<Driver>& db, const std::set<int>& phases, const demo_
         };
         if (phases.contains(2)) record(phase_without_diagnosis(db, cfg));
         if (phases.contains(3)) record(phase_with_detector(db, cfg, snapshot, report_printed));
-        if (phases.contains(4)) record(phase_sized(db, cfg, snapshot));
+        double sized_throughput = 0;
+        if (phases.contains(4)) {
+            auto sized = phase_sized(db, cfg, snapshot);
+            sized_throughput = sized.facts.value("throughput_per_s", 0.0);
+            record(std::move(sized));
+        }
+        if (phases.contains(5)) record(phase_healed(db, cfg, sized_throughput, report_printed));
         if (!keep_tables) drop_schema(db);
     } catch (const std::exception& e) {
         say(wrap(fmt::format("{} failed: {}", db.sql.database, e.what())));
@@ -146,8 +153,8 @@ void print_summary(const std::vector<summary_row>& rows) {
 int main(int argc, char** argv) {
     CLI::App app{"lifeguard AUTO-ID demo: the Hibernate table-generator pool deadlock on real databases"};
     std::string which = "both";
-    std::string phases_text = "2,3,4";
-    std::string pg_phases_text = "3,4";
+    std::string phases_text = "2,3,4,5";
+    std::string pg_phases_text = "3,4,5";
     demo_config cfg;
     long long timeout_ms = cfg.short_timeout.count();
     std::string json_summary;
@@ -157,7 +164,7 @@ int main(int argc, char** argv) {
     cfg.cores = std::max(1u, std::thread::hardware_concurrency());
     cfg.poolsize = LIFEGUARD_DEMO_POOLSIZE;
     app.add_option("--db", which, "which databases")->check(CLI::IsMember({"mariadb", "postgres", "both"}));
-    app.add_option("--phases", phases_text, "MariaDB phases (2 no diagnosis, 3 detector, 4 sized)");
+    app.add_option("--phases", phases_text, "MariaDB phases (2 no diagnosis, 3 detector, 4 sized, 5 heal)");
     app.add_option("--pg-phases", pg_phases_text, "PostgreSQL phases");
     app.add_option("--logins", cfg.logins, "concurrent logins")->check(CLI::Range(2, 200));
     app.add_option("--pool-size", cfg.pool_size, "pool max_size in phases 2 and 3")
@@ -307,7 +314,8 @@ int main(int argc, char** argv) {
     say(fmt::format(
         "Without diagnosis the pool hangs until acquire_timeout (30 s by default) and fails opaquely.\n"
         "lifeguard names the deadlock in milliseconds: which logins, which call sites, which pool, and\n"
-        "the size that would be safe; poolsize turns the measurement into max_size and min_idle.\n"
+        "the size that would be safe; poolsize turns the measurement into max_size and min_idle; and\n"
+        "under deadlock_policy::heal an undersized pool unties its own knot and serves every request.\n"
         "Other fixes: give the id generator its own pool, or use a SEQUENCE / IDENTITY id strategy.\n"
         "Whole run: {}.",
         seconds(steady::now() - started)));

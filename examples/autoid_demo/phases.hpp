@@ -2,6 +2,7 @@
 //   2  no diagnosis: policy ignore, a short acquire_timeout; the HikariCP experience
 //   3  lifeguard's deadlock detector with policy fail_fast: the report, in milliseconds
 //   4  the pool sized from the detector's snapshot by the poolsize CLI: every login succeeds
+//   5  phase 3's undersized pool under deadlock_policy::heal (phase_heal.hpp): every login succeeds
 // (Phase 1 is the setup: servers, schema, the scenario.) Each phase prints its story and
 // returns its outcome as JSON for --json-summary and the e2e tests.
 #pragma once
@@ -192,6 +193,8 @@ inline void pool_facts(const lifeguard::pool_options& o, bool detector, phase_ou
                          {"min_idle", o.min_idle},
                          {"acquire_timeout_ms", o.acquire_timeout.count()},
                          {"policy", lifeguard::to_string(o.on_deadlock)},
+                         {"max_nesting", o.max_nesting},
+                         {"max_overflow", o.max_overflow},
                          {"detector", detector}};
 }
 

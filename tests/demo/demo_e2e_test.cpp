@@ -157,6 +157,37 @@ void expect_sized_pool_serves_everyone(const json& p) {
     EXPECT_EQ(p.at("surprises"), json::array());
 }
 
+/// Phase 5's checks, the same on both databases: phase 3's pool under heal serves everyone.
+void expect_healed_pool_serves_everyone(const json& p) {
+    ASSERT_FALSE(p.is_null()) << "phase 5 missing";
+    EXPECT_EQ(p.at("pool").value("max_size", 0), pool_size);
+    EXPECT_EQ(p.at("pool").value("policy", ""), "heal");
+    EXPECT_EQ(p.at("pool").value("max_nesting", -1), 0);  // learned, not declared
+    EXPECT_EQ(p.at("pool").value("max_overflow", -1), 1);
+    // The knot is reported once, with phase 3's numbers, and untied by lending, not failing.
+    const json& d = p.at("deadlock");
+    EXPECT_EQ(d.value("reports", 0), 1) << d.dump();
+    EXPECT_GE(d.value("healed_tasks", 0), 1);
+    EXPECT_EQ(d.value("failed_tasks", -1), 0);
+    const json& first = d.at("first_report");
+    EXPECT_EQ(first.value("members", 0), pool_size);
+    EXPECT_EQ(first.value("connections_per_task", 0), 2);
+    EXPECT_EQ(first.value("safe_size", 0), logins + 1);
+    EXPECT_EQ(first.value("lent_to", "").rfind("login ", 0), 0u) << first.dump();
+    EXPECT_NE(first.value("action", "").find("healed (policy heal)"), std::string::npos) << first.dump();
+    // Everyone served, within max_size + max_overflow, the claim learned.
+    const json& after = p.at("pool_after");
+    EXPECT_EQ(after.value("claim", 0), 2);
+    EXPECT_GE(after.value("emergency_lent", 0), 1);
+    EXPECT_EQ(after.value("emergency_failed", -1), 0);
+    EXPECT_LE(after.value("peak_open", 99), pool_size + 1);
+    EXPECT_EQ(p.value("succeeded", -1), logins);
+    EXPECT_EQ(p.value("failed", -1), 0);
+    EXPECT_EQ(p.at("errors"), json::object());
+    EXPECT_EQ(p.value("rows_inserted", -1), logins);
+    EXPECT_EQ(p.at("surprises"), json::array());
+}
+
 TEST_F(AutoIdDemo, MariaDbWithoutDiagnosisWaitsOutTheTimeoutAndNothingCompletes) {
     NEED(have_mysql());
     const auto r = run({"--db", "mariadb", "--phases", "2"});
@@ -213,12 +244,24 @@ TEST_F(AutoIdDemo, MariaDbPoolSizedByPoolsizeServesEveryLogin) {
         << r.process.out;
 }
 
-TEST_F(AutoIdDemo, PostgresRequiresNewNestingIsDetectedThenSizedAway) {
+TEST_F(AutoIdDemo, MariaDbUndersizedPoolHealsItsKnotAndServesEveryLogin) {
+    NEED(have_mysql());
+    const auto r = run({"--db", "mariadb", "--phases", "5"});
+    ASSERT_EQ(r.process.exit_code, 0) << r.output();
+    expect_healed_pool_serves_everyone(r.phase("mariadb", 5));
+    // Run alone, phase 5 prints the report in full, with what heal did.
+    EXPECT_EQ(count_of(r.process.out, "lifeguard deadlock:"), 1u) << r.process.out;
+    EXPECT_NE(r.process.out.find("The emergency connection was used"), std::string::npos) << r.process.out;
+}
+
+TEST_F(AutoIdDemo, PostgresRequiresNewNestingIsDetectedSizedAwayAndHealed) {
     NEED(have_postgres());
-    const auto r = run({"--db", "postgres", "--pg-phases", "3,4"});
+    const auto r = run({"--db", "postgres", "--pg-phases", "3,4,5"});
     ASSERT_EQ(r.process.exit_code, 0) << r.output();
     expect_knot_reported_and_broken(r.phase("postgres", 3));
     expect_sized_pool_serves_everyone(r.phase("postgres", 4));
+    expect_healed_pool_serves_everyone(r.phase("postgres", 5));
+    EXPECT_GT(r.phase("postgres", 5).value("throughput_vs_sized", 0.0), 0.0);
 }
 
 TEST_F(AutoIdDemo, WholeRunFollowsTheStoryAndNeverPrintsAPassword) {
@@ -234,9 +277,9 @@ TEST_F(AutoIdDemo, WholeRunFollowsTheStoryAndNeverPrintsAPassword) {
     const auto r = run({}, env);
     ASSERT_EQ(r.process.exit_code, 0) << r.output();
     EXPECT_TRUE(r.summary.value("ok", false)) << r.summary.dump(2);
-    for (int phase : {2, 3, 4})
+    for (int phase : {2, 3, 4, 5})
         EXPECT_FALSE(r.phase("mariadb", phase).is_null()) << "mariadb phase " << phase;
-    for (int phase : {3, 4}) EXPECT_FALSE(r.phase("postgres", phase).is_null()) << "postgres phase " << phase;
+    for (int phase : {3, 4, 5}) EXPECT_FALSE(r.phase("postgres", phase).is_null()) << "postgres phase " << phase;
     // The one wall of text, the deadlock report, is shown once in full even with two databases.
     EXPECT_EQ(count_of(r.process.out, "lifeguard deadlock:"), 1u);
     lifeguard::test::expect_no_secret(r.process.out, mysql_password, "the demo's stdout");

@@ -165,12 +165,29 @@ TEST(ReportBuilder, OutageText) {
 }
 
 TEST(ReportBuilder, VictimActionNamesTheCallAndTheTaskItActsFor) {
-    EXPECT_EQ(victim_action(18, 18, "app", {}),
+    const report unlabelled;
+    EXPECT_EQ(victim_action(unlabelled, 18, 18, "app", {}),
               "failed task 18 (waiting for \"app\" at unknown site) with deadlock_error (policy fail_fast); the leases "
               "it holds go back as it unwinds");
-    EXPECT_EQ(victim_action(21, 20, "app", {}),
+    EXPECT_EQ(victim_action(unlabelled, 21, 20, "app", {}),
               "failed task 21 (waiting for \"app\" at unknown site, inside task 20) with deadlock_error (policy "
               "fail_fast); the leases it holds go back as it unwinds");
+}
+
+TEST(ReportBuilder, ActionsNameTasksByTheirOwnerScopeLabel) {
+    report rep;
+    rep.members.push_back({.owner = 20, .label = "login 3"});
+    rep.behind.push_back({.owner = 21, .label = "id generator"});
+    EXPECT_EQ(victim_action(rep, 21, 20, "app", {}),
+              "failed id generator (task 21) (waiting for \"app\" at unknown site, inside login 3 (task 20)) with "
+              "deadlock_error (policy fail_fast); the leases it holds go back as it unwinds");
+    pool_options o;
+    o.max_size = 10;
+    EXPECT_EQ(healing_action(rep, 20, 20, "app", {}, o, 2).rfind(
+                  "healed (policy heal): lent login 3 (task 20) (waiting for \"app\" at unknown site) an emergency "
+                  "connection beyond max_size 10 (max_overflow 1), closed when it comes back; nobody was failed.",
+                  0),
+              0u);
 }
 
 TEST(ReportBuilder, TaskWaitsForAKnotPoolFirst) {

@@ -2,6 +2,7 @@
 // exported gauges follow the pool, histograms fill from its hooks, destroyed pools disappear.
 #include <gtest/gtest.h>
 
+#include <latch>
 #include <map>
 #include <memory>
 #include <string>
@@ -80,6 +81,53 @@ TEST(PoolMetrics, PendingAndTimeoutsComeFromTheWaitQueue) {
     e = scrape(metrics);
     EXPECT_EQ(e.value("lifeguard_connections_pending", {{"pool", "orders"}}), 0);
     EXPECT_EQ(e.value("lifeguard_connections_timeout_total", {{"pool", "orders"}}), 1);
+}
+
+// What the detector does to a knot of one under heal (learn the claim, lend an emergency
+// connection), done by hand: the claim and emergency series follow, and the emergency
+// connection is counted closed as such when it comes back.
+TEST(PoolMetrics, HealsClaimAndEmergencyConnectionsAreExported) {
+    fixture f;
+    prometheus_metrics metrics;
+    auto pool = f.make({.name = "ids", .max_size = 2, .min_idle = 2, .on_deadlock = lifeguard::deadlock_policy::heal});
+    metrics.attach(*pool);
+    pool->run_worker_once();
+    const auto task = lifeguard::new_owner_id();
+    lifeguard::owner_scope scope(task);
+    auto a = pool->acquire();
+    auto b = pool->acquire();
+    std::error_code ec;
+    std::latch lent(1), done(1);
+    std::thread nested([&] {
+        lifeguard::owner_scope same_task(task);
+        auto c = pool->acquire(ec);
+        EXPECT_TRUE(c) << ec.message();
+        lent.count_down();
+        done.wait();
+    });
+    f.blocks->wait_blocked(1);
+    const std::map<std::string, std::string> ids{{"pool", "ids"}};
+    auto e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_claim", ids), 0);
+    EXPECT_EQ(e.value("lifeguard_connections_emergency_total", ids), 0);
+
+    pool->view().raise_claim(3);  // capped at max_size
+    EXPECT_EQ(pool->view().heal_waiter(task, make_error_code(lifeguard::errc::deadlock), nullptr),
+              lifeguard::pool_view::heal_outcome::lending);
+    pool->run_worker_once();  // opens the emergency connection and hands it over
+    lent.wait();
+    e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_claim", ids), 2);
+    EXPECT_EQ(e.value("lifeguard_connections_emergency", ids), 1);
+    EXPECT_EQ(e.value("lifeguard_connections_emergency_total", ids), 1);
+    EXPECT_EQ(e.value("lifeguard_connections_emergency_failed_total", ids), 0);
+    EXPECT_EQ(e.value("lifeguard_connections", ids), 2) << "emergency connections are not in the total";
+    done.count_down();
+    nested.join();
+    pool->run_worker_once();  // closes it
+    e = scrape(metrics);
+    EXPECT_EQ(e.value("lifeguard_connections_emergency", ids), 0);
+    EXPECT_EQ(e.value("lifeguard_connections_closed_total", {{"pool", "ids"}, {"reason", "emergency"}}), 1);
 }
 
 TEST(PoolMetrics, WaitedAcquireIsTimedInTheHistogram) {

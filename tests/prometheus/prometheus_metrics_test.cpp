@@ -45,6 +45,10 @@ const std::vector<std::pair<std::string, std::string>> expected_families = {
     {"_closed_total", "counter"},
     {"_connect_failures_total", "counter"},
     {"_rejected_total", "counter"},
+    {"_claim", "gauge"},
+    {"_emergency", "gauge"},
+    {"_emergency_total", "counter"},
+    {"_emergency_failed_total", "counter"},
 };
 
 lifeguard::pool_stats busy_stats() {
@@ -61,6 +65,10 @@ lifeguard::pool_stats busy_stats() {
     s.deadlocks = 2;
     s.nested_acquisitions = 13;
     s.leaks = 1;
+    s.claim = 2;
+    s.emergency = 1;
+    s.emergency_lent = 14;
+    s.emergency_failed = 15;
     s.closed[static_cast<std::size_t>(close_reason::broken)] = 3;
     s.closed[static_cast<std::size_t>(close_reason::idle)] = 4;
     s.closed[static_cast<std::size_t>(close_reason::lifetime)] = 8;
@@ -105,6 +113,10 @@ TEST_P(PrometheusNames, ExportsEveryFamilyNameByName) {
     EXPECT_EQ(e.value(base + "_leaks_total", orders), 1);
     EXPECT_EQ(e.value(base + "_connect_failures_total", orders), 6);
     EXPECT_EQ(e.value(base + "_rejected_total", orders), 5);
+    EXPECT_EQ(e.value(base + "_claim", orders), 2);
+    EXPECT_EQ(e.value(base + "_emergency", orders), 1);
+    EXPECT_EQ(e.value(base + "_emergency_total", orders), 14);
+    EXPECT_EQ(e.value(base + "_emergency_failed_total", orders), 15);
     EXPECT_EQ(e.value(base + "_closed_total", {{"pool", "orders"}, {"reason", "broken"}}), 3);
     EXPECT_EQ(e.value(base + "_closed_total", {{"pool", "orders"}, {"reason", "idle"}}), 4);
     EXPECT_EQ(e.value(base + "_closed_total", {{"pool", "orders"}, {"reason", "lifetime"}}), 8);

@@ -380,6 +380,17 @@ std::vector<::prometheus::MetricFamily> prometheus_metrics::Collect() const {
                   d(s.connect_failures));
         b.counter("_rejected_total", "Acquires refused because max_pending callers were waiting", pool,
                   d(s.rejected));
+        b.gauge("_claim",
+                "Connections per task that admission keeps reachable (max_nesting, declared or learned by heal); 0 = "
+                "admission off",
+                pool, d(s.claim));
+        b.gauge("_emergency", "Emergency connections lent beyond max_size now (deadlock_policy heal)", pool,
+                d(s.emergency));
+        b.counter("_emergency_total", "Emergency connections lent beyond max_size to untie a deadlock (heal)", pool,
+                  d(s.emergency_lent));
+        b.counter("_emergency_failed_total",
+                  "Deadlocks heal could not lend a connection for, so one member was failed instead", pool,
+                  d(s.emergency_failed));
 
         if (state_->options.legacy_hikaricp_names) {
             // HikariCP's simpleclient names (HikariCPCollector, PrometheusMetricsTracker), units

@@ -42,6 +42,11 @@
 //   p_connections_closed_total{reason}   counter    closed connections by close_reason
 //   p_connections_connect_failures_total counter    failed attempts to open a connection
 //   p_connections_rejected_total         counter    acquires refused by max_pending
+//   p_connections_claim                  gauge      the admission claim Cm (max_nesting, declared or
+//                                                   learned by heal); 0 = admission off
+//   p_connections_emergency              gauge      emergency connections lent beyond max_size now
+//   p_connections_emergency_total        counter    emergency connections lent to untie a knot (heal)
+//   p_connections_emergency_failed_total counter    knots heal could not lend for (a member failed)
 //   with legacy_hikaricp_names, also HikariCP's older simpleclient names (see that option).
 //
 // Everything lives under `p_connections` so that one name prefix selects all of a pool's series.
