@@ -14,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -59,29 +58,11 @@ void run_mixed(threaded_pool& pool, const program& p, int& succeeded, int& faile
 }
 
 TEST(AsyncHealOracle, WithTheClaimDeclaredNoKnotFormsAndNoThreadOrCoroutineFails) {
-    std::mt19937_64 rng(0xa5c1a1);
-    for (int round = 0; round < programs_per_mode; ++round) {
-        const program p = random_program(rng, true);
-        SCOPED_TRACE(p.describe());
-        detector_fixture f;
-        auto w = threaded_watched_pool(f, declared_claim_options(p));
-        int succeeded = 0, failed = 0;
-        run_mixed(*w.pool, p, succeeded, failed);
-        expect_declared_claim_kept(p, f, w, succeeded, failed);
-    }
+    run_oracle(0xa5c1a1, claim_mode::declared, true, run_mixed);
 }
 
 TEST(AsyncHealOracle, WithTheClaimLearnedHealLetsEveryThreadAndCoroutineFinish) {
-    std::mt19937_64 rng(0x6ea1edc0);
-    for (int round = 0; round < programs_per_mode; ++round) {
-        const program p = random_program(rng, true);
-        SCOPED_TRACE(p.describe());
-        detector_fixture f;
-        auto w = threaded_watched_pool(f, learned_claim_options(p));
-        int succeeded = 0, failed = 0;
-        run_mixed(*w.pool, p, succeeded, failed);
-        expect_learned_claim_healed(p, w, succeeded, failed);
-    }
+    run_oracle(0x6ea1edc0, claim_mode::learned, true, run_mixed);
 }
 
 }  // namespace

@@ -5,38 +5,25 @@
 // such programs with coroutines among the tasks.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <random>
-
 #include "detector/heal_programs.hpp"
 
 namespace lifeguard::testing {
 namespace {
 
+/// Runs the program's tasks, each on a thread of its own.
+void run_threads(threaded_pool& pool, const program& p, int& succeeded, int& failed) {
+    login_outcome out;
+    run_logins(pool, p.tasks, 0, out);
+    succeeded = out.succeeded.load();
+    failed = out.failed.load();
+}
+
 TEST(HealOracle, WithTheClaimDeclaredNoKnotFormsAndNobodyFailsOrWaitsOut) {
-    std::mt19937_64 rng(0x11fe6a4d);
-    for (int round = 0; round < programs_per_mode; ++round) {
-        const program p = random_program(rng);
-        SCOPED_TRACE(p.describe());
-        detector_fixture f;
-        auto w = threaded_watched_pool(f, declared_claim_options(p));
-        login_outcome out;
-        run_logins(*w.pool, p.tasks, 0, out);
-        expect_declared_claim_kept(p, f, w, out.succeeded.load(), out.failed.load());
-    }
+    run_oracle(0x11fe6a4d, claim_mode::declared, false, run_threads);
 }
 
 TEST(HealOracle, WithTheClaimLearnedHealLetsEveryTaskFinish) {
-    std::mt19937_64 rng(0x6ea1ed);
-    for (int round = 0; round < programs_per_mode; ++round) {
-        const program p = random_program(rng);
-        SCOPED_TRACE(p.describe());
-        detector_fixture f;
-        auto w = threaded_watched_pool(f, learned_claim_options(p));
-        login_outcome out;
-        run_logins(*w.pool, p.tasks, 0, out);
-        expect_learned_claim_healed(p, w, out.succeeded.load(), out.failed.load());
-    }
+    run_oracle(0x6ea1ed, claim_mode::learned, false, run_threads);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -77,6 +78,27 @@ inline void expect_learned_claim_healed(const program& p, const watched_pool& w,
     expect_everyone_finished(p, w, succeeded, failed);
     EXPECT_EQ(w.pool->stats().emergency_failed, 0u);
     EXPECT_LE(w.peak->peak(), p.pool_size + heal_overflow(p));
+}
+
+enum class claim_mode { declared, learned };
+
+/// Runs programs_per_mode random programs drawn from `seed`, each on a fresh watched pool set up
+/// for `mode`, through `run(pool, program, succeeded, failed)`, and checks what `mode` promises.
+template <class Run>
+void run_oracle(std::uint64_t seed, claim_mode mode, bool with_coroutines, Run&& run) {
+    std::mt19937_64 rng(seed);
+    for (int round = 0; round < programs_per_mode; ++round) {
+        const program p = random_program(rng, with_coroutines);
+        SCOPED_TRACE(p.describe());
+        detector_fixture f;
+        auto w = threaded_watched_pool(f, mode == claim_mode::declared ? declared_claim_options(p) : learned_claim_options(p));
+        int succeeded = 0, failed = 0;
+        run(*w.pool, p, succeeded, failed);
+        if (mode == claim_mode::declared)
+            expect_declared_claim_kept(p, f, w, succeeded, failed);
+        else
+            expect_learned_claim_healed(p, w, succeeded, failed);
+    }
 }
 
 }  // namespace lifeguard::testing
