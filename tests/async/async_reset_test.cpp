@@ -134,6 +134,21 @@ TEST(AsyncReset, UntilTheWorkerHasResetItTheConnectionIsLentToNobodyThenWaitersI
     EXPECT_EQ(f.driver.resets().passed_on().size(), 3u);
 }
 
+TEST(AsyncReset, AConnectionTheWorkerResetsAfterTheShrinkIsClosedNotKeptIdle) {
+    reset_fixture f(2);
+    asio::io_context io;
+    recording_lease async_lease = f.acquire_async(io);
+    auto blocking = f.pool->acquire();
+    async_lease.release();  // its reset is left to the worker
+    f.pool->reconfigure({.max_size = 1, .min_idle = 1});  // the blocking lease fills max_size
+    f.pool->run_worker_once();  // resets it
+    const pool_stats st = f.pool->stats();
+    EXPECT_EQ(f.driver.resets().passed_on().size(), 1u);
+    EXPECT_EQ(st.total, 1u) << "a connection stayed open above max_size";
+    EXPECT_EQ(st.idle, 0u);
+    EXPECT_EQ(st.closed_for(close_reason::evicted), 1u);
+}
+
 TEST(AsyncReset, AFailedResetClosesTheConnectionAsBroken) {
     reset_fixture f(1);
     asio::io_context io;

@@ -349,15 +349,31 @@ public:
         drop_async_locked(lock);
     }
 
-    /// A slot that was leased to nobody in the end: idle again (or closed, if the pool is).
+    /// A slot the pool holds (opened, kept alive, reset, or leased to nobody in the end) goes
+    /// back into service: idle, and the queue served; or closed, when the pool is closed or
+    /// max_size shrank below what is open (retire_instead_of_idle_locked).
     void give_back_locked(slot_type& s) noexcept {
-        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
-            queue_close_locked(s, close_reason::shutdown);
-            worker_cv_.notify_all();
-            return;
-        }
+        if (retire_instead_of_idle_locked(s)) return;
         s.state.store(slot_idle, std::memory_order_release);
         serve_queue_locked();
+    }
+
+    /// `s` (owned by the caller, counted as open or being opened) was about to become idle:
+    /// queues it to be closed instead when the pool is closed (shutdown) or when it would stay
+    /// open above max_size (evicted: reconfigure() shrank the pool while the worker opened,
+    /// checked or reset it, so no return would come to retire it). True when it did.
+    bool retire_instead_of_idle_locked(slot_type& s) noexcept {
+        const std::uint32_t bits = slow_path_.load(std::memory_order_relaxed);
+        if (bits & slow_closed) {
+            queue_close_locked(s, close_reason::shutdown);
+        } else if ((bits & slow_surplus) && surplus_locked() > 0) {
+            queue_close_locked(s, close_reason::evicted);
+            retire_surplus_locked();  // clears slow_surplus once nothing is above max_size
+        } else {
+            return false;
+        }
+        request_work_locked();
+        return true;
     }
 
     void drop_async_locked(std::unique_lock<std::mutex>& lock) noexcept {
@@ -475,7 +491,8 @@ public:
 
     /// Applies `change` (validated like the constructor's options; options_error and no change
     /// when it fails). A lower max_size retires connections above it: idle ones now, leased ones
-    /// as they come back. A higher one opens connections for the waiters now.
+    /// as they come back, and one the worker is opening, keeping alive or resetting when it is
+    /// done (retire_instead_of_idle_locked). A higher one opens connections for the waiters now.
     void reconfigure(const pool_settings& change) {
         std::unique_lock lock(mutex_);
         const pool_options& next = options_.apply(change);
@@ -814,11 +831,7 @@ private:
     /// Retires idle connections while more are open (or being opened) than max_size; returns
     /// how many are still above it once those close (leases that must come back first).
     std::size_t retire_surplus_locked() {
-        const slot_census c = slots_.census();
-        const std::size_t leaving = close_queue_.size() + draining_;
-        const std::size_t counted = c.open() + c.creating;
-        const std::size_t max = opts().max_size;
-        std::size_t surplus = counted > leaving + max ? counted - leaving - max : 0;
+        std::size_t surplus = surplus_locked();
         retire_idle_locked(
             [&](const slot_type&) {
                 if (surplus == 0) return false;
@@ -829,6 +842,17 @@ private:
         if (surplus == 0) slow_path_.fetch_and(~slow_surplus, std::memory_order_relaxed);
         if (!close_queue_.empty()) worker_cv_.notify_all();
         return surplus;
+    }
+
+    /// How many connections are open or being opened beyond max_size, not counting those
+    /// queued to be closed or closing (mutex held; a scan). Only a shrink makes it non-zero
+    /// (the worker opens none beyond max_size), and slow_surplus is set while it is.
+    std::size_t surplus_locked() const noexcept {
+        const slot_census c = slots_.census();
+        const std::size_t leaving = close_queue_.size() + draining_;
+        const std::size_t counted = c.open() + c.creating;
+        const std::size_t max = opts().max_size;
+        return counted > leaving + max ? counted - leaving - max : 0;
     }
 
     /// The options in force now.
@@ -1442,18 +1466,16 @@ private:
         last_connect_error_.clear();
         upkeep_.connect_succeeded();
         health_.connect_succeeded(ended);
-        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
-            queue_close_locked(*s, close_reason::shutdown);
-        } else if (waiter* head = head_to_serve_locked()) {
+        if (retire_instead_of_idle_locked(*s)) return true;  // closed, or max_size shrank meanwhile
+        if (waiter* head = head_to_serve_locked()) {
             // Opened for the waiters: the first in line gets it (if admission lets it), nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
-            if (admits_locked(*head, *s))
+            if (admits_locked(*head, *s)) {
                 give_to_waiter_locked(*head, *s);
-            else
-                s->state.store(slot_idle, std::memory_order_release);
-        } else {
-            s->state.store(slot_idle, std::memory_order_release);
+                return true;
+            }
         }
+        s->state.store(slot_idle, std::memory_order_release);
         return true;
     }
 
@@ -1564,8 +1586,7 @@ private:
             return;
         }
         s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
-        s.state.store(slot_idle, std::memory_order_release);
-        serve_queue_locked();
+        give_back_locked(s);  // idle and the queue served, or closed (closed pool, above max_size)
     }
 
     /// Counts a lease held past the leak threshold and tells observers (outside the lock).
