@@ -38,8 +38,10 @@
 // the oldest waiter that no return has woken yet (a condition variable's notify_one, but in
 // arrival order); then the returning thread yields its CPU, so that the woken thread runs now,
 // while the returner holds no connection, rather than a time slice later (0.1-4 ms here under
-// load). A woken waiter, like the head, takes any idle connection; if a running caller took it
-// first, it sleeps until a return wakes it again. Barging is bounded twice over:
+// load); an async waiter has no thread to wake, so when it is the oldest not yet served (behind
+// threads woken for earlier returns) it is handed the connection. A woken waiter, like the
+// head, takes any idle connection; if a running caller took it first, it sleeps until a return
+// wakes it again. Barging is bounded twice over:
 //  - by count: once any connection has been lent `fair_after_leases` (1024) times since the
 //    head began to wait (checked on return, with one comparison);
 //  - by time: once the head has waited `fair_after` (1 ms).
@@ -1199,8 +1201,9 @@ private:
     }
 
     /// Serves the queue after a connection became idle, as hand_off decides: hands it to an
-    /// owed head, serves an async head, or wakes the oldest sleeping thread not yet woken to
-    /// come and take it. True when a thread was woken.
+    /// owed head, serves an async head, or goes to the oldest waiter no return has served yet:
+    /// a sleeping thread is woken to come and take it, an async waiter is handed it. True when
+    /// a thread was woken.
     bool serve_queue_locked() noexcept {
         const bool sleepers = slow_path_.load(std::memory_order_relaxed) & slow_sleepers;
         const serve_decision next = hand_off_.after_return(sleepers);
@@ -1214,6 +1217,10 @@ private:
             return wakes_thread;
         }
         case serve_step::let_async_head_act: let_head_act_locked(); return false;
+        case serve_step::hand_to_async:
+            // Behind threads woken for earlier returns: this return's connection is its.
+            if (slot_type* s = claim_for_locked(*next.who)) give_to_waiter_locked(*next.who, *s);
+            return false;
         case serve_step::wake_thread: next.who->cv.notify_one(); return true;
         }
         return false;
