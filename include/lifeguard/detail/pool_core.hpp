@@ -239,7 +239,7 @@ public:
         if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
-        if (s) s->reset_by_worker = true;  // its return must not run driver code on the loop either
+        if (s) s->reset_by_worker = true;  // its return must not make a round trip on the loop either
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         return s;  // no request_work(): enqueue_async() follows a miss and asks for it
     }
@@ -421,8 +421,12 @@ public:
             outside_lock(obs)->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
 
         return_scope announce(this);
-        if (s.reset_by_worker) [[unlikely]]
-            return defer_reset(s, invalidated, now);
+        if (s.reset_by_worker) [[unlikely]] {
+            // An async lease: its reset goes to the worker unless the driver says it needs no
+            // round trip (driver.hpp's reset_is_local), then it is reset here, like any return.
+            if (!lifeguard::reset_is_local(driver_, *s.connection)) return defer_reset(s, invalidated, now);
+            s.reset_by_worker = false;
+        }
         std::optional<close_reason> retire_for;
         if (invalidated || !driver_.reset(*s.connection))
             retire_for = close_reason::broken;
@@ -621,6 +625,7 @@ public:
         st.claim = claim_.load(std::memory_order_relaxed);
         st.emergency_lent = emergency_lent_.load(std::memory_order_relaxed);
         st.emergency_failed = emergency_failed_.load(std::memory_order_relaxed);
+        st.worker_resets = worker_resets_.load(std::memory_order_relaxed);
         st.timeouts = timeouts_.load(std::memory_order_relaxed);
         st.rejected = rejected_.load(std::memory_order_relaxed);
         st.created = created_.load(std::memory_order_relaxed);
@@ -1303,8 +1308,9 @@ private:
 
     // ------------------------------------------------------------------ resets on the worker
 
-    /// Returns a lease made by async_acquire: its reset (a ROLLBACK, DISCARD ALL: a round trip)
-    /// runs on the worker, not here (an event loop). Until it has, the pool holds the slot.
+    /// Returns a lease made by async_acquire whose reset needs a round trip (a ROLLBACK, DISCARD
+    /// ALL; or a driver that cannot tell): it runs on the worker, not here (an event loop).
+    /// Until it has, the pool holds the slot.
     /// A connection that is to be closed anyway (invalidated, closed pool) is not reset.
     /// Its idle time counts from `returned`, as for any return.
     void defer_reset(slot_type& s, bool invalidated, std::int64_t returned) noexcept {
@@ -1334,6 +1340,7 @@ private:
         } else {
             lock.unlock();
             const bool ok = driver_.reset(*s.connection);
+            worker_resets_.fetch_add(1, std::memory_order_relaxed);
             lock.lock();
             retire_for = ok ? retirement_due(s, coarse_now(clock_), evict_generation_.load(std::memory_order_relaxed))
                             : std::optional<close_reason>(close_reason::broken);
@@ -1735,7 +1742,7 @@ private:
     observer_list observers_;
 
     std::atomic<std::uint64_t> timeouts_{0}, rejected_{0}, created_{0}, connect_failures_{0}, leaks_{0},
-        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0};
+        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0}, worker_resets_{0};
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
     health_window health_;  ///< connect attempts and queued acquires, for health()
