@@ -2,8 +2,12 @@
 // that only the pool and the Asio front-end are measured:
 //   round_trip/sync                  acquire() + release on one thread (the reference)
 //   round_trip/async_callback        async_acquire with a callback bound to an io_context, the
-//                                    completion run by poll(), the lease dropped in the handler
+//                                    completion run by run_one(), the lease dropped in the handler
 //   round_trip/async_coroutine       one coroutine awaiting async_acquire in a loop
+//   .../reset_inline                 the same over a driver whose reset_is_local says true (a
+//                                    clean return): the returner resets it, as a blocking one
+//   .../reset_on_worker              the same over a driver without the hook: every return's
+//                                    reset is left to the pool's worker (a lock and a wake-up)
 //   coroutines/tasks:<k>             k coroutines on one io_context thread share a pool of 10;
 //                                    each acquires, holds the lease across one suspension (a
 //                                    post, standing in for a query) and returns it; items/s is
@@ -38,15 +42,20 @@ namespace {
 
 namespace asio = boost::asio;
 
-using bench_pool = lifeguard::pool<trivial_driver>;
-using bench_lease = bench_pool::lease_type;
+/// trivial_driver with driver.hpp's optional hook: every return is clean, its reset needs no
+/// round trip, so an async lease is reset by its returner.
+class local_reset_driver : public trivial_driver {
+public:
+    bool reset_is_local(const int& /*connection*/) const noexcept { return true; }
+};
 
 constexpr std::size_t pool_size = 10;
 
 /// A full pool: measuring starts once the worker has opened every connection (bounded wait).
+template <class Driver = trivial_driver>
 class filled_pool {
 public:
-    filled_pool() : pool(trivial_driver{}, {.name = "bench", .max_size = pool_size, .min_idle = pool_size}) {
+    filled_pool() : pool(Driver{}, {.name = "bench", .max_size = pool_size, .min_idle = pool_size}) {
         const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (pool.stats().idle != pool_size) {
             if (std::chrono::steady_clock::now() > give_up)
@@ -54,11 +63,11 @@ public:
             std::this_thread::sleep_for(std::chrono::microseconds(100));
         }
     }
-    bench_pool pool;
+    lifeguard::pool<Driver> pool;
 };
 
 void sync_round_trip(benchmark::State& state) {
-    filled_pool p;
+    filled_pool<> p;
     for (auto _ : state) {
         auto lease = p.pool.acquire();
         benchmark::DoNotOptimize(*lease);
@@ -66,25 +75,31 @@ void sync_round_trip(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+template <class Driver>
 void async_callback_round_trip(benchmark::State& state) {
-    filled_pool p;
+    using lease_type = typename lifeguard::pool<Driver>::lease_type;
+    filled_pool<Driver> p;
     asio::io_context io;
-    auto work = asio::make_work_guard(io);  // poll() never finds the context out of work
+    auto work = asio::make_work_guard(io);  // run_one() never finds the context out of work
     const lifeguard::owner_id me = lifeguard::new_owner_id();
-    std::int64_t served = 0;
+    std::int64_t served = 0, completed = 0;
     for (auto _ : state) {
         lifeguard::async_acquire(
-            p.pool, me, asio::bind_executor(io, [&served](boost::system::error_code ec, bench_lease l) {
+            p.pool, me, asio::bind_executor(io, [&](boost::system::error_code ec, lease_type l) {
                 served += !ec && l;
+                ++completed;
             }));
-        io.poll();
+        // Usually ready at once; when every connection still waits for the worker's reset, the
+        // completion comes once one is done: wait for it, so each iteration is one round trip.
+        for (const std::int64_t before = completed; completed == before;) io.run_one();
     }
     if (served != state.iterations()) state.SkipWithError("an acquisition failed");
     state.SetItemsProcessed(state.iterations());
 }
 
+template <class Driver>
 void async_coroutine_round_trip(benchmark::State& state) {
-    filled_pool p;
+    filled_pool<Driver> p;
     asio::io_context io;
     bool failed = false;
     asio::co_spawn(
@@ -105,7 +120,7 @@ void async_coroutine_round_trip(benchmark::State& state) {
 void coroutines_throughput(benchmark::State& state) {
     const int tasks = static_cast<int>(state.range(0));
     const int rounds = std::max(1, 20'000 / tasks);  // about 20,000 acquisitions per iteration
-    filled_pool p;
+    filled_pool<> p;
     std::int64_t served = 0;
     for (auto _ : state) {
         asio::io_context io;
@@ -131,8 +146,10 @@ void coroutines_throughput(benchmark::State& state) {
 }
 
 BENCHMARK(sync_round_trip)->Name("round_trip/sync");
-BENCHMARK(async_callback_round_trip)->Name("round_trip/async_callback");
-BENCHMARK(async_coroutine_round_trip)->Name("round_trip/async_coroutine");
+BENCHMARK_TEMPLATE(async_callback_round_trip, local_reset_driver)->Name("round_trip/async_callback/reset_inline");
+BENCHMARK_TEMPLATE(async_callback_round_trip, trivial_driver)->Name("round_trip/async_callback/reset_on_worker");
+BENCHMARK_TEMPLATE(async_coroutine_round_trip, local_reset_driver)->Name("round_trip/async_coroutine/reset_inline");
+BENCHMARK_TEMPLATE(async_coroutine_round_trip, trivial_driver)->Name("round_trip/async_coroutine/reset_on_worker");
 BENCHMARK(coroutines_throughput)
     ->Name("coroutines")
     ->ArgName("tasks")

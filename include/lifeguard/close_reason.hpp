@@ -10,7 +10,7 @@ enum class close_reason : unsigned char {
     broken,    ///< failed validation or reset, or the lease was invalidated
     idle,      ///< idle longer than idle_timeout while above min_idle
     lifetime,  ///< reached its max_lifetime
-    evicted,   ///< soft_evict() or a clock leap retired it
+    evicted,   ///< soft_evict() or a clock leap retired it, or it was above max_size after reconfigure() lowered it
     shutdown,  ///< the pool was closed
     emergency, ///< an emergency connection (on_deadlock heal) came back
 };

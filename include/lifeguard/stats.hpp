@@ -43,6 +43,10 @@ struct pool_stats {
     std::uint64_t nested_acquisitions = 0;  ///< nested acquisitions seen by an attached detector
     std::uint64_t emergency_lent = 0;   ///< emergency connections lent to untie a knot (heal)
     std::uint64_t emergency_failed = 0; ///< knot members failed because none could be lent (heal)
+    /// Returns of async leases whose reset the pool's worker ran, because the driver did not say
+    /// it needed no round trip (driver.hpp, reset_is_local); the other returns were reset by the
+    /// thread that returned them.
+    std::uint64_t worker_resets = 0;
 
     // Timings.
     timing_stats acquire_wait;  ///< only acquires that had to wait are timed; others count as 0

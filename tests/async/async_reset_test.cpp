@@ -1,6 +1,7 @@
 // The reset on return of a lease made by async_acquire (a ROLLBACK, DISCARD ALL: a round trip)
 // runs on the pool's worker, never on the thread that returns it (an event loop), while a
-// blocking lease is still reset by its returner. Until the reset is done the connection is
+// blocking lease is still reset by its returner; so is a clean async lease when the driver says
+// (reset_is_local) that its reset needs no round trip. Until the reset is done the connection is
 // lent to nobody; waiters are then served in their order; closing or destroying the pool with
 // resets pending closes every connection and loses none. Nothing sleeps: the driver's reset is
 // a gate the test holds and releases. Runs under ThreadSanitizer too.
@@ -28,21 +29,25 @@ using boost::system::error_code;
 using recording_pool = basic_pool<recording_driver, manual_clock>;
 using recording_lease = recording_pool::lease_type;
 
-/// A manual-mode pool over the recording driver, its connections opened.
-struct reset_fixture {
-    recording_driver driver;
-    manual_clock clock;
-    std::unique_ptr<recording_pool> pool;
+/// A manual-mode pool over a recording driver, its connections opened.
+template <class Driver>
+struct reset_fixture_for {
+    using pool_type = basic_pool<Driver, manual_clock>;
+    using lease_type = typename pool_type::lease_type;
 
-    explicit reset_fixture(std::size_t size) {
-        pool = std::make_unique<recording_pool>(driver, pool_options{.max_size = size, .min_idle = size},
-                                                clock, worker_mode::manual);
+    Driver driver;
+    manual_clock clock;
+    std::unique_ptr<pool_type> pool;
+
+    explicit reset_fixture_for(std::size_t size) {
+        pool = std::make_unique<pool_type>(driver, pool_options{.max_size = size, .min_idle = size}, clock,
+                                           worker_mode::manual);
         pool->run_worker_once();
     }
     /// Acquires asynchronously and runs `io` until the lease is there.
-    recording_lease acquire_async(asio::io_context& io) {
-        recording_lease out;
-        async_acquire(*pool, asio::bind_executor(io, [&](error_code ec, recording_lease l) {
+    lease_type acquire_async(asio::io_context& io) {
+        lease_type out;
+        async_acquire(*pool, asio::bind_executor(io, [&](error_code ec, lease_type l) {
             EXPECT_FALSE(ec) << ec.message();
             out = std::move(l);
         }));
@@ -51,6 +56,7 @@ struct reset_fixture {
         return out;
     }
 };
+using reset_fixture = reset_fixture_for<recording_driver>;
 
 TEST(AsyncReset, AnAsyncLeaseIsResetOnTheWorkerNeverOnTheEventLoop) {
     io_threads runner;  // outlives the pool, whose worker thread posts completions into it
@@ -74,6 +80,49 @@ TEST(AsyncReset, AnAsyncLeaseIsResetOnTheWorkerNeverOnTheEventLoop) {
     ASSERT_EQ(on.size(), static_cast<std::size_t>(rounds));
     for (const auto& id : on) EXPECT_NE(id, runner.ids().front()) << "a reset ran on the io_context's thread";
     driver.fake.wait_for([&](auto& st) { return st.rollbacks == rounds; });
+}
+
+static_assert(has_reset_is_local<local_reset_driver> && !has_reset_is_local<recording_driver>);
+
+TEST(AsyncReset, ACleanAsyncLeaseIsResetByItsReturnerWhenTheDriverSaysNoRoundTripIsNeeded) {
+    reset_fixture_for<local_reset_driver> f(1);
+    asio::io_context io;
+    f.acquire_async(io).release();  // clean: on this thread, inside release()
+    const auto on = f.driver.resets().passed_on();
+    ASSERT_EQ(on.size(), 1u) << "the reset was left to the worker";
+    EXPECT_EQ(on.front(), std::this_thread::get_id());
+    EXPECT_EQ(f.pool->stats().idle, 1u) << "idle again at once";
+    EXPECT_EQ(f.pool->stats().worker_resets, 0u);
+}
+
+TEST(AsyncReset, ADirtyAsyncLeaseIsStillResetByTheWorkerWhenTheDriverHasTheHook) {
+    reset_fixture_for<local_reset_driver> f(1);
+    asio::io_context io;
+    {
+        auto lease = f.acquire_async(io);
+        lease->in_transaction = true;  // the reset must roll back: a round trip
+    }
+    EXPECT_TRUE(f.driver.resets().passed_on().empty()) << "release() ran a round-trip reset itself";
+    EXPECT_EQ(f.pool->stats().idle, 0u);
+    std::thread worker([&] { f.pool->run_worker_once(); });
+    const std::thread::id worker_id = worker.get_id();
+    worker.join();
+    const auto on = f.driver.resets().passed_on();
+    ASSERT_EQ(on.size(), 1u);
+    EXPECT_EQ(on.front(), worker_id);
+    EXPECT_EQ(f.pool->stats().worker_resets, 1u);
+    EXPECT_EQ(f.pool->stats().idle, 1u);
+    EXPECT_EQ(f.driver.fake.with([](auto& st) { return st.rollbacks; }), 1);
+}
+
+TEST(AsyncReset, ADriverWithoutTheHookHasEveryAsyncLeaseResetByTheWorker) {
+    reset_fixture f(1);
+    asio::io_context io;
+    f.acquire_async(io).release();  // clean, but the driver cannot say so
+    EXPECT_TRUE(f.driver.resets().passed_on().empty());
+    f.pool->run_worker_once();
+    EXPECT_EQ(f.driver.resets().passed_on().size(), 1u);
+    EXPECT_EQ(f.pool->stats().worker_resets, 1u);
 }
 
 TEST(AsyncReset, ABlockingLeaseIsStillResetByTheThreadThatReturnsIt) {
@@ -132,6 +181,21 @@ TEST(AsyncReset, UntilTheWorkerHasResetItTheConnectionIsLentToNobodyThenWaitersI
     f.pool->run_worker_once();
     EXPECT_EQ(f.pool->stats().idle, 1u);
     EXPECT_EQ(f.driver.resets().passed_on().size(), 3u);
+}
+
+TEST(AsyncReset, AConnectionTheWorkerResetsAfterTheShrinkIsClosedNotKeptIdle) {
+    reset_fixture f(2);
+    asio::io_context io;
+    recording_lease async_lease = f.acquire_async(io);
+    auto blocking = f.pool->acquire();
+    async_lease.release();  // its reset is left to the worker
+    f.pool->reconfigure({.max_size = 1, .min_idle = 1});  // the blocking lease fills max_size
+    f.pool->run_worker_once();  // resets it
+    const pool_stats st = f.pool->stats();
+    EXPECT_EQ(f.driver.resets().passed_on().size(), 1u);
+    EXPECT_EQ(st.total, 1u) << "a connection stayed open above max_size";
+    EXPECT_EQ(st.idle, 0u);
+    EXPECT_EQ(st.closed_for(close_reason::evicted), 1u);
 }
 
 TEST(AsyncReset, AFailedResetClosesTheConnectionAsBroken) {

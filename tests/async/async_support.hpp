@@ -178,6 +178,15 @@ private:
     std::shared_ptr<record> record_ = std::make_shared<record>();
 };
 
+/// The recording driver with the optional hook of driver.hpp: a connection with no transaction
+/// and no session setting needs no round trip to be reset.
+class local_reset_driver : public recording_driver {
+public:
+    bool reset_is_local(const connection_type& c) const noexcept {
+        return !c.in_transaction && c.session_setting == 0;
+    }
+};
+
 /// Counts callers that queued (on_block) and lets a test wait for them.
 class block_counter final : public pool_observer {
 public:

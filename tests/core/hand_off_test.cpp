@@ -114,8 +114,7 @@ TEST(HandOff, AnAsyncHeadIsServedDirectly) {
 
 TEST(HandOff, ReturnsWakeSleepingThreadsOneEachInArrivalOrder) {
     hand_off h;
-    sync_waiter a, c;
-    async_node b;
+    sync_waiter a, b, c;
     h.join(a);
     h.join(b);
     h.join(c);
@@ -124,10 +123,58 @@ TEST(HandOff, ReturnsWakeSleepingThreadsOneEachInArrivalOrder) {
     EXPECT_EQ(d.who, &a);
     EXPECT_TRUE(a.woken_by_return);
     d = h.after_return(true);
-    EXPECT_EQ(d.who, &c) << "the next return wakes the next thread, skipping async waiters";
+    EXPECT_EQ(d.who, &b) << "the next return wakes the next thread";
+    EXPECT_EQ(h.after_return(true).who, &c);
     EXPECT_EQ(h.after_return(true).step, serve_step::nothing) << "every thread was woken already";
     a.woken_by_return = false;  // a ran and went back to sleep
     EXPECT_EQ(h.after_return(true).who, &a);
+}
+
+TEST(HandOff, AnAsyncWaiterBehindAWokenThreadIsHandedTheNextReturn) {
+    hand_off h;
+    sync_waiter a, c;
+    async_node b;
+    h.join(a);
+    h.join(b);
+    h.join(c);
+    EXPECT_EQ(h.after_return(true).who, &a);
+    const serve_decision d = h.after_return(true);
+    EXPECT_EQ(d.step, serve_step::hand_to_async) << "the async waiter is next, not the thread behind it";
+    EXPECT_EQ(d.who, &b);
+    EXPECT_FALSE(c.woken_by_return);
+    h.leave(b);  // the engine handed it the connection
+    const serve_decision next = h.after_return(true);
+    EXPECT_EQ(next.step, serve_step::wake_thread);
+    EXPECT_EQ(next.who, &c);
+}
+
+TEST(HandOff, AnAsyncWaiterNotHandedAConnectionIsStillNextForTheFollowingReturn) {
+    hand_off h;
+    sync_waiter a, c;
+    async_node b;
+    h.join(a);
+    h.join(b);
+    h.join(c);
+    h.after_return(true);  // wakes a
+    EXPECT_EQ(h.after_return(true).who, &b);
+    // A running caller took that connection first: b is still queued, and still next.
+    const serve_decision again = h.after_return(true);
+    EXPECT_EQ(again.step, serve_step::hand_to_async);
+    EXPECT_EQ(again.who, &b);
+    EXPECT_FALSE(c.woken_by_return);
+}
+
+TEST(HandOff, AnOwedHeadStillGetsTheReturnBeforeAnAsyncWaiterBehindIt) {
+    hand_off h;
+    sync_waiter a;
+    async_node b;
+    h.join(a);
+    h.join(b);
+    h.after_return(true);  // wakes a
+    h.owe_head();
+    const serve_decision d = h.after_return(true);
+    EXPECT_EQ(d.step, serve_step::hand_to_head);
+    EXPECT_EQ(d.who, &a);
 }
 
 TEST(HandOff, LeavingSaysWhetherTheOwedHeadLeftAndWhetherTheQueueEmptied) {

@@ -2,6 +2,7 @@
 // retires connections as they come back, growing serves waiters at once.
 #include <gtest/gtest.h>
 
+#include <thread>
 
 #include "core/queued_caller.hpp"
 #include "core/test_pool.hpp"
@@ -64,6 +65,45 @@ TEST(PoolReconfigure, ShrinkingRetiresIdleConnectionsAtOnceAndLeasedOnesOnReturn
     { auto again = pool->acquire(); }
     pool->run_worker_once();
     EXPECT_EQ(pool->stats().total, 1u);
+}
+
+// A connection that becomes idle again after the shrink (opened, kept alive, reset by the worker
+// while max_size went down) must not stay open above it until some lease happens to come back.
+void expect_only_max_size_open(manual_pool& pool, fake_driver& driver, std::size_t max_size) {
+    const pool_stats st = pool.stats();
+    EXPECT_EQ(st.total, max_size) << "a connection stayed open above max_size";
+    EXPECT_EQ(st.idle, 0u);
+    EXPECT_EQ(st.closed_for(close_reason::evicted), 1u);
+    EXPECT_EQ(driver.with([](auto& s) { return s.open; }), static_cast<int>(max_size));
+}
+
+TEST(PoolReconfigure, AConnectionThatFinishesOpeningAfterTheShrinkIsClosedNotKeptIdle) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2, .max_size_ceiling = 3});
+    auto a = pool->acquire();
+    auto b = pool->acquire();
+    f.driver.with([](auto& s) { s.hold_connects = true; });
+    pool->reconfigure({.max_size = 3});  // min_idle follows: the worker opens a third
+    std::thread worker([&] { pool->run_worker_once(); });
+    f.driver.wait_for([](auto& s) { return s.connects_waiting == 1; });
+    pool->reconfigure({.max_size = 2});  // while it opens: both leases fill max_size
+    f.driver.with([](auto& s) { s.hold_connects = false; });
+    worker.join();
+    expect_only_max_size_open(*pool, f.driver, 2);
+}
+
+TEST(PoolReconfigure, AConnectionKeptAliveDuringTheShrinkIsClosedNotKeptIdle) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2});
+    auto held = pool->acquire();
+    f.clock.advance(2min);  // the idle one is due for its keepalive (keepalive_interval 2 min)
+    f.driver.with([](auto& s) { s.hold_validations = true; });
+    std::thread worker([&] { pool->run_worker_once(); });
+    f.driver.wait_for([](auto& s) { return s.validations_waiting == 1; });
+    pool->reconfigure({.max_size = 1});  // while it is validated: the lease fills max_size
+    f.driver.with([](auto& s) { s.hold_validations = false; });
+    worker.join();
+    expect_only_max_size_open(*pool, f.driver, 1);
 }
 
 TEST(PoolReconfigure, ShrinkingThenGrowingRefillsToMinIdle) {

@@ -1,5 +1,10 @@
 // A lifeguard pool over the Connector/C++ driver against real MariaDB: returns mid-transaction,
-// session state, a server with few connection slots, wrong credentials.
+// session state, who resets an async lease, a server with few connection slots, wrong
+// credentials.
+// clang-format off
+#include <utility>  // first: Asio 1.18 under GCC 12 in C++20 needs it before any Asio header
+// clang-format on
+
 #include <gtest/gtest.h>
 #include <mysql_connection.h>  // the test uses the native Connector/C++ API, like users do
 
@@ -11,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "async_reset_checks.hpp"
 #include "db_support.hpp"
 #include "lifeguard/mysql.hpp"
 #include "lifeguard/pool.hpp"
@@ -99,6 +105,21 @@ TEST_F(MysqlPool, SessionStateDoesNotLeakToTheNextBorrower) {
     EXPECT_NE(lease->connection_id(), id);
     EXPECT_EQ(pool.stats().closed_for(lifeguard::close_reason::broken), 1u)
         << "a session SQL cannot undo (a temporary table) is closed, not reused";
+}
+
+TEST_F(MysqlPool, AnAsyncLeaseIsResetByItsReturnerWhenCleanAndByTheWorkerWhenDirty) {
+    my_pool pool(mysql_driver(options_), {.name = "my-async-reset", .max_size = 1, .acquire_timeout = 10s});
+    lifeguard::test::expect_async_reset_by_returner_when_clean_and_by_worker_when_dirty(
+        pool, [](auto& lease) { EXPECT_EQ(exec(lease, "SELECT 1").value(), "1"); },
+        [](auto& lease) {
+            exec(lease, "START TRANSACTION");      // a ROLLBACK on return
+            exec(lease, "SET @lifeguard_async = 5");  // and the user variable set back to NULL
+        },
+        [](auto& lease) {
+            const auto r = exec(lease, "SELECT @@in_transaction, @lifeguard_async IS NULL");
+            EXPECT_EQ(r.value(0, 0), "0");
+            EXPECT_EQ(r.value(0, 1), "1");
+        });
 }
 
 TEST_F(MysqlPool, ABrokenLeaseIsNotLentAgain) {

@@ -1,5 +1,10 @@
 // A lifeguard pool over the libpq driver against real PostgreSQL: returns mid-transaction,
-// session state, a server with few connection slots, wrong credentials, PgBouncer.
+// session state, who resets an async lease, a server with few connection slots, wrong
+// credentials, PgBouncer.
+// clang-format off
+#include <utility>  // first: Asio 1.18 under GCC 12 in C++20 needs it before any Asio header
+// clang-format on
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>  // the test uses the raw handle the way users may
 
@@ -10,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "async_reset_checks.hpp"
 #include "db_support.hpp"
 #include "lifeguard/pool.hpp"
 #include "lifeguard/postgres.hpp"
@@ -103,6 +109,22 @@ TEST_F(PostgresPool, SessionStateDoesNotLeakToTheNextBorrower) {
     auto lease = pool.acquire();
     ASSERT_EQ(lease->backend_pid(), pid);
     EXPECT_EQ(exec(lease, "SHOW application_name").value(), "");
+}
+
+TEST_F(PostgresPool, AnAsyncLeaseIsResetByItsReturnerWhenCleanAndByTheWorkerWhenDirty) {
+    pg_pool pool(postgres_driver({.conninfo = conninfo_}),
+                 {.name = "pg-async-reset", .max_size = 1, .acquire_timeout = 10s});
+    lifeguard::test::expect_async_reset_by_returner_when_clean_and_by_worker_when_dirty(
+        pool, [](auto& lease) { EXPECT_EQ(exec(lease, "SELECT 1").value(), "1"); },
+        [](auto& lease) {
+            exec(lease, "SET application_name = 'dirty-async'");  // DISCARD ALL on return
+            exec(lease, "BEGIN");                                  // and a ROLLBACK before it
+        },
+        [](auto& lease) {
+            EXPECT_EQ(exec(lease, "SHOW application_name").value(), "");
+            // In a transaction left open, now() would be when it began, not this statement's start.
+            EXPECT_EQ(exec(lease, "SELECT now() = statement_timestamp()").value(), "t");
+        });
 }
 
 TEST_F(PostgresPool, ABrokenLeaseIsNotLentAgain) {

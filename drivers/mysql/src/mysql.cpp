@@ -239,6 +239,18 @@ struct mysql_connection_state {
 struct mysql_access {
     static mysql_connection_state* state(mysql_connection& c) noexcept { return c.state_.get(); }
 
+    // True when an open connection's return has nothing to undo: no transaction may be open, no
+    // session change was seen and autocommit is as configured (getAutoCommit() is Connector/C++'s
+    // own record: no round trip). Then reset() sends nothing.
+    static bool nothing_to_undo(const mysql_connection_state& s, bool auto_commit) noexcept {
+        if (s.maybe_in_transaction || s.changes.any()) return false;
+        try {
+            return s.conn->getAutoCommit() == auto_commit;
+        } catch (...) {  // a closed connection: let reset() find out
+            return false;
+        }
+    }
+
     static mysql_error translate(mysql_connection_state& s, const sql::SQLException& e,
                                  std::string prefix = {}) {
         const int code = e.getErrorCode();
@@ -541,6 +553,7 @@ bool mysql_driver::reset(mysql_connection& c) const noexcept {
     if (!s || !s->conn || s->broken || s->changes.needs_reconnect) return false;
     const auto& o = *options_;
     if (s->changes.schema && schema_.empty()) return false;  // no database to go back to
+    if (mysql_access::nothing_to_undo(*s, o.auto_commit)) return true;  // no round trip, no watchdog
     try {
         const auto deadline = clock_type::now() + o.reset_timeout;
         const bool restore = s->changes.any();
@@ -564,6 +577,11 @@ bool mysql_driver::reset(mysql_connection& c) const noexcept {
     } catch (...) {
         return false;
     }
+}
+
+bool mysql_driver::reset_is_local(const mysql_connection& c) const noexcept {
+    const auto* s = c.state_.get();
+    return s && s->conn && !s->broken && mysql_access::nothing_to_undo(*s, options_->auto_commit);
 }
 
 void mysql_driver::close(mysql_connection& c) const noexcept {

@@ -476,6 +476,12 @@ bool postgres_driver::reset(postgres_connection& c) const noexcept {
     }
 }
 
+bool postgres_driver::reset_is_local(const postgres_connection& c) const noexcept {
+    // What reset() checks before it would send anything: then it only restores auto_commit.
+    return c.conn_ && !c.broken_ && !c.dirty_ && PQstatus(c.conn_) == CONNECTION_OK &&
+           PQtransactionStatus(c.conn_) == PQTRANS_IDLE;
+}
+
 void postgres_driver::close(postgres_connection& c) const noexcept {
     if (c.conn_) PQfinish(std::exchange(c.conn_, nullptr));
 }

@@ -7,9 +7,11 @@
 //
 // The policy (the engine's header says why): waiters queue FIFO; callers that are running may
 // take an idle connection first ("barging") while the head is not owed one; a sleeping waiter
-// other than the head may claim only after a return woke it; once the head has waited
-// `fair_after_ns`, or any connection was lent `fair_after_leases` times since it became the
-// head, the head is owed: nobody barges or claims, and the next return is handed to it.
+// other than the head may claim only after a return woke it; each return goes to the oldest
+// waiter no return has served yet (a thread is woken, an async waiter is handed the slot); once
+// the head has waited `fair_after_ns`, or any connection was lent `fair_after_leases` times
+// since it became the head, the head is owed: nobody barges or claims, and the next return is
+// handed to it.
 //
 // Under admission (admission.hpp) the queue is ordered by what each waiter's task holds, more
 // first, FIFO among equals: a nested request goes before first requests, so the tasks that
@@ -32,6 +34,7 @@ enum class serve_step {
     nothing,             ///< nobody to serve (or only sleepers a return already woke)
     hand_to_head,        ///< the head is owed: claim an idle slot and hand it to the head
     let_async_head_act,  ///< the head is asynchronous: serve it directly
+    hand_to_async,       ///< `who`, asynchronous and behind woken threads, is next: hand it the slot
     wake_thread,         ///< wake `who` (a sleeping thread) to come and claim
 };
 
@@ -142,8 +145,11 @@ public:
     void owe_head() noexcept { head_owed_ = true; }
 
     /// A connection became idle. `sleepers_armed`: waiters sleep and asked returns to come
-    /// here. Marks the thread it picks as woken, so the next return picks the next one (a
-    /// condition variable's notify_one, in arrival order).
+    /// here. It goes to the oldest waiter no return has served yet: threads already woken (and
+    /// not yet run) are passed, as each will take the connection of the return that woke it. A
+    /// thread is marked woken, so the next return picks the next waiter (a condition variable's
+    /// notify_one, in arrival order); an async waiter has no thread to wake and is handed the
+    /// connection, so a thread behind it never gets ahead of it.
     serve_decision after_return(bool sleepers_armed) noexcept {
         waiter* h = queue_.head();
         if (!h) return {};
@@ -151,7 +157,8 @@ public:
         if (!sleepers_armed) return {};
         if (h->async) return {serve_step::let_async_head_act, h};
         for (waiter* w = h; w; w = w->next) {
-            if (w->async || w->woken_by_return) continue;
+            if (w->woken_by_return) continue;
+            if (w->async) return {serve_step::hand_to_async, w};
             w->woken_by_return = true;
             return {serve_step::wake_thread, w};
         }

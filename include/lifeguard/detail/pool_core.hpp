@@ -38,8 +38,10 @@
 // the oldest waiter that no return has woken yet (a condition variable's notify_one, but in
 // arrival order); then the returning thread yields its CPU, so that the woken thread runs now,
 // while the returner holds no connection, rather than a time slice later (0.1-4 ms here under
-// load). A woken waiter, like the head, takes any idle connection; if a running caller took it
-// first, it sleeps until a return wakes it again. Barging is bounded twice over:
+// load); an async waiter has no thread to wake, so when it is the oldest not yet served (behind
+// threads woken for earlier returns) it is handed the connection. A woken waiter, like the
+// head, takes any idle connection; if a running caller took it first, it sleeps until a return
+// wakes it again. Barging is bounded twice over:
 //  - by count: once any connection has been lent `fair_after_leases` (1024) times since the
 //    head began to wait (checked on return, with one comparison);
 //  - by time: once the head has waited `fair_after` (1 ms).
@@ -237,7 +239,7 @@ public:
         if (slow_path_.load(std::memory_order_relaxed) & slow_no_borrow) return nullptr;
         std::int64_t started = 0;
         slot_type* s = borrow_idle(owner, site, started, /*checks_here=*/false);
-        if (s) s->reset_by_worker = true;  // its return must not run driver code on the loop either
+        if (s) s->reset_by_worker = true;  // its return must not make a round trip on the loop either
         if (s && obs) outside_lock(obs)->on_acquired(*this, lease_info_of(*s), std::chrono::nanoseconds(0));
         return s;  // no request_work(): enqueue_async() follows a miss and asks for it
     }
@@ -349,15 +351,31 @@ public:
         drop_async_locked(lock);
     }
 
-    /// A slot that was leased to nobody in the end: idle again (or closed, if the pool is).
+    /// A slot the pool holds (opened, kept alive, reset, or leased to nobody in the end) goes
+    /// back into service: idle, and the queue served; or closed, when the pool is closed or
+    /// max_size shrank below what is open (retire_instead_of_idle_locked).
     void give_back_locked(slot_type& s) noexcept {
-        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
-            queue_close_locked(s, close_reason::shutdown);
-            worker_cv_.notify_all();
-            return;
-        }
+        if (retire_instead_of_idle_locked(s)) return;
         s.state.store(slot_idle, std::memory_order_release);
         serve_queue_locked();
+    }
+
+    /// `s` (owned by the caller, counted as open or being opened) was about to become idle:
+    /// queues it to be closed instead when the pool is closed (shutdown) or when it would stay
+    /// open above max_size (evicted: reconfigure() shrank the pool while the worker opened,
+    /// checked or reset it, so no return would come to retire it). True when it did.
+    bool retire_instead_of_idle_locked(slot_type& s) noexcept {
+        const std::uint32_t bits = slow_path_.load(std::memory_order_relaxed);
+        if (bits & slow_closed) {
+            queue_close_locked(s, close_reason::shutdown);
+        } else if ((bits & slow_surplus) && surplus_locked() > 0) {
+            queue_close_locked(s, close_reason::evicted);
+            retire_surplus_locked();  // clears slow_surplus once nothing is above max_size
+        } else {
+            return false;
+        }
+        request_work_locked();
+        return true;
     }
 
     void drop_async_locked(std::unique_lock<std::mutex>& lock) noexcept {
@@ -403,8 +421,12 @@ public:
             outside_lock(obs)->on_release(*this, lease_info_of(s), std::chrono::nanoseconds(held));
 
         return_scope announce(this);
-        if (s.reset_by_worker) [[unlikely]]
-            return defer_reset(s, invalidated, now);
+        if (s.reset_by_worker) [[unlikely]] {
+            // An async lease: its reset goes to the worker unless the driver says it needs no
+            // round trip (driver.hpp's reset_is_local), then it is reset here, like any return.
+            if (!lifeguard::reset_is_local(driver_, *s.connection)) return defer_reset(s, invalidated, now);
+            s.reset_by_worker = false;
+        }
         std::optional<close_reason> retire_for;
         if (invalidated || !driver_.reset(*s.connection))
             retire_for = close_reason::broken;
@@ -475,7 +497,8 @@ public:
 
     /// Applies `change` (validated like the constructor's options; options_error and no change
     /// when it fails). A lower max_size retires connections above it: idle ones now, leased ones
-    /// as they come back. A higher one opens connections for the waiters now.
+    /// as they come back, and one the worker is opening, keeping alive or resetting when it is
+    /// done (retire_instead_of_idle_locked). A higher one opens connections for the waiters now.
     void reconfigure(const pool_settings& change) {
         std::unique_lock lock(mutex_);
         const pool_options& next = options_.apply(change);
@@ -602,6 +625,7 @@ public:
         st.claim = claim_.load(std::memory_order_relaxed);
         st.emergency_lent = emergency_lent_.load(std::memory_order_relaxed);
         st.emergency_failed = emergency_failed_.load(std::memory_order_relaxed);
+        st.worker_resets = worker_resets_.load(std::memory_order_relaxed);
         st.timeouts = timeouts_.load(std::memory_order_relaxed);
         st.rejected = rejected_.load(std::memory_order_relaxed);
         st.created = created_.load(std::memory_order_relaxed);
@@ -814,11 +838,7 @@ private:
     /// Retires idle connections while more are open (or being opened) than max_size; returns
     /// how many are still above it once those close (leases that must come back first).
     std::size_t retire_surplus_locked() {
-        const slot_census c = slots_.census();
-        const std::size_t leaving = close_queue_.size() + draining_;
-        const std::size_t counted = c.open() + c.creating;
-        const std::size_t max = opts().max_size;
-        std::size_t surplus = counted > leaving + max ? counted - leaving - max : 0;
+        std::size_t surplus = surplus_locked();
         retire_idle_locked(
             [&](const slot_type&) {
                 if (surplus == 0) return false;
@@ -829,6 +849,17 @@ private:
         if (surplus == 0) slow_path_.fetch_and(~slow_surplus, std::memory_order_relaxed);
         if (!close_queue_.empty()) worker_cv_.notify_all();
         return surplus;
+    }
+
+    /// How many connections are open or being opened beyond max_size, not counting those
+    /// queued to be closed or closing (mutex held; a scan). Only a shrink makes it non-zero
+    /// (the worker opens none beyond max_size), and slow_surplus is set while it is.
+    std::size_t surplus_locked() const noexcept {
+        const slot_census c = slots_.census();
+        const std::size_t leaving = close_queue_.size() + draining_;
+        const std::size_t counted = c.open() + c.creating;
+        const std::size_t max = opts().max_size;
+        return counted > leaving + max ? counted - leaving - max : 0;
     }
 
     /// The options in force now.
@@ -1175,8 +1206,9 @@ private:
     }
 
     /// Serves the queue after a connection became idle, as hand_off decides: hands it to an
-    /// owed head, serves an async head, or wakes the oldest sleeping thread not yet woken to
-    /// come and take it. True when a thread was woken.
+    /// owed head, serves an async head, or goes to the oldest waiter no return has served yet:
+    /// a sleeping thread is woken to come and take it, an async waiter is handed it. True when
+    /// a thread was woken.
     bool serve_queue_locked() noexcept {
         const bool sleepers = slow_path_.load(std::memory_order_relaxed) & slow_sleepers;
         const serve_decision next = hand_off_.after_return(sleepers);
@@ -1190,6 +1222,10 @@ private:
             return wakes_thread;
         }
         case serve_step::let_async_head_act: let_head_act_locked(); return false;
+        case serve_step::hand_to_async:
+            // Behind threads woken for earlier returns: this return's connection is its.
+            if (slot_type* s = claim_for_locked(*next.who)) give_to_waiter_locked(*next.who, *s);
+            return false;
         case serve_step::wake_thread: next.who->cv.notify_one(); return true;
         }
         return false;
@@ -1272,8 +1308,9 @@ private:
 
     // ------------------------------------------------------------------ resets on the worker
 
-    /// Returns a lease made by async_acquire: its reset (a ROLLBACK, DISCARD ALL: a round trip)
-    /// runs on the worker, not here (an event loop). Until it has, the pool holds the slot.
+    /// Returns a lease made by async_acquire whose reset needs a round trip (a ROLLBACK, DISCARD
+    /// ALL; or a driver that cannot tell): it runs on the worker, not here (an event loop).
+    /// Until it has, the pool holds the slot.
     /// A connection that is to be closed anyway (invalidated, closed pool) is not reset.
     /// Its idle time counts from `returned`, as for any return.
     void defer_reset(slot_type& s, bool invalidated, std::int64_t returned) noexcept {
@@ -1303,6 +1340,7 @@ private:
         } else {
             lock.unlock();
             const bool ok = driver_.reset(*s.connection);
+            worker_resets_.fetch_add(1, std::memory_order_relaxed);
             lock.lock();
             retire_for = ok ? retirement_due(s, coarse_now(clock_), evict_generation_.load(std::memory_order_relaxed))
                             : std::optional<close_reason>(close_reason::broken);
@@ -1442,18 +1480,16 @@ private:
         last_connect_error_.clear();
         upkeep_.connect_succeeded();
         health_.connect_succeeded(ended);
-        if (slow_path_.load(std::memory_order_relaxed) & slow_closed) {
-            queue_close_locked(*s, close_reason::shutdown);
-        } else if (waiter* head = head_to_serve_locked()) {
+        if (retire_instead_of_idle_locked(*s)) return true;  // closed, or max_size shrank meanwhile
+        if (waiter* head = head_to_serve_locked()) {
             // Opened for the waiters: the first in line gets it (if admission lets it), nobody barges in.
             s->state.store(slot_leased, std::memory_order_release);
-            if (admits_locked(*head, *s))
+            if (admits_locked(*head, *s)) {
                 give_to_waiter_locked(*head, *s);
-            else
-                s->state.store(slot_idle, std::memory_order_release);
-        } else {
-            s->state.store(slot_idle, std::memory_order_release);
+                return true;
+            }
         }
+        s->state.store(slot_idle, std::memory_order_release);
         return true;
     }
 
@@ -1564,8 +1600,7 @@ private:
             return;
         }
         s.last_checked.store(precise_now(clock_), std::memory_order_relaxed);
-        s.state.store(slot_idle, std::memory_order_release);
-        serve_queue_locked();
+        give_back_locked(s);  // idle and the queue served, or closed (closed pool, above max_size)
     }
 
     /// Counts a lease held past the leak threshold and tells observers (outside the lock).
@@ -1707,7 +1742,7 @@ private:
     observer_list observers_;
 
     std::atomic<std::uint64_t> timeouts_{0}, rejected_{0}, created_{0}, connect_failures_{0}, leaks_{0},
-        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0};
+        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0}, worker_resets_{0};
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
     health_window health_;  ///< connect attempts and queued acquires, for health()

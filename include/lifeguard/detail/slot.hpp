@@ -46,8 +46,9 @@ struct alignas(64) slot {
     std::int64_t created_at = 0;
     std::int64_t expires_at = never;
     std::uint64_t generation = 0;  ///< the pool's eviction generation when it was opened
-    /// Lent by async_acquire: the return leaves the reset to the worker (set by the async
-    /// hand-off, cleared by the return; owned by the lease's holder).
+    /// Lent by async_acquire: the return leaves the reset to the worker unless the driver says
+    /// it needs no round trip (set by the async hand-off, cleared by the return; owned by the
+    /// lease's holder).
     bool reset_by_worker = false;
 
     // Read by housekeeping and diagnostics while others own the slot: relaxed atomics.

@@ -231,6 +231,12 @@ public:
     /// Rolls back if needed, restores auto_commit, undoes session changes (see above); false
     /// when the connection is broken or its session cannot be reset in SQL.
     bool reset(mysql_connection& c) const noexcept;
+    /// True when reset() needs no round trip: the connection is open and not broken, no
+    /// transaction may be open, no session change was seen (see "Return" and "Session state")
+    /// and autocommit is as configured. Reads the driver's own record only, no I/O. A lease from
+    /// async_acquire for which this holds is reset by the thread that returns it, not by the
+    /// pool's worker.
+    bool reset_is_local(const mysql_connection& c) const noexcept;
     void close(mysql_connection& c) const noexcept;
 
     /// "mysql 127.0.0.1:3306/schema user=name", never the password.

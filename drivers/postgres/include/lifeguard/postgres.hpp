@@ -206,6 +206,11 @@ public:
     /// the session may be dirty; false when the connection cannot be reused (broken,
     /// transaction status unknown or active, timeout, a failed setup step).
     bool reset(postgres_connection& c) const noexcept;
+    /// True when reset() needs no round trip: the connection is open and not broken, no
+    /// transaction is open (PQtransactionStatus is PQTRANS_IDLE) and its session is not marked
+    /// dirty (see "Session state"). Reads libpq's state only, no I/O. A lease from async_acquire
+    /// for which this holds is reset by the thread that returns it, not by the pool's worker.
+    bool reset_is_local(const postgres_connection& c) const noexcept;
     void close(postgres_connection& c) const noexcept;
 
     /// "postgres host:port/dbname user=name", never the password.
