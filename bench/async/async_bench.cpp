@@ -10,8 +10,8 @@
 //                                    reset is left to the pool's worker (a lock and a wake-up)
 //   coroutines/tasks:<k>             k coroutines on one io_context thread share a pool of 10;
 //                                    each acquires, holds the lease across one suspension (a
-//                                    post, standing in for a query) and returns it; items/s is
-//                                    acquisitions per second
+//                                    post, standing in for a query) and returns it, over the
+//                                    driver with the hook; items/s is acquisitions per second
 // All run on one thread with a pool of 10 (the worker thread idles). bench/async/run.sh runs them
 // with repetitions and prints the medians.
 // clang-format off
@@ -120,7 +120,7 @@ void async_coroutine_round_trip(benchmark::State& state) {
 void coroutines_throughput(benchmark::State& state) {
     const int tasks = static_cast<int>(state.range(0));
     const int rounds = std::max(1, 20'000 / tasks);  // about 20,000 acquisitions per iteration
-    filled_pool<> p;
+    filled_pool<local_reset_driver> p;  // like the bundled drivers: a clean return is reset inline
     std::int64_t served = 0;
     for (auto _ : state) {
         asio::io_context io;
