@@ -130,13 +130,21 @@ TEST(HandOff, ReturnsWakeSleepingThreadsOneEachInArrivalOrder) {
     EXPECT_EQ(h.after_return(true).who, &a);
 }
 
-TEST(HandOff, AnAsyncWaiterBehindAWokenThreadIsHandedTheNextReturn) {
+/// A queue of thread a, async waiter b and thread c, joined in that order.
+struct thread_async_thread {
     hand_off h;
     sync_waiter a, c;
     async_node b;
-    h.join(a);
-    h.join(b);
-    h.join(c);
+    thread_async_thread() {
+        h.join(a);
+        h.join(b);
+        h.join(c);
+    }
+};
+
+TEST(HandOff, AnAsyncWaiterBehindAWokenThreadIsHandedTheNextReturn) {
+    thread_async_thread q;
+    auto& [h, a, c, b] = q;
     EXPECT_EQ(h.after_return(true).who, &a);
     const serve_decision d = h.after_return(true);
     EXPECT_EQ(d.step, serve_step::hand_to_async) << "the async waiter is next, not the thread behind it";
@@ -149,12 +157,8 @@ TEST(HandOff, AnAsyncWaiterBehindAWokenThreadIsHandedTheNextReturn) {
 }
 
 TEST(HandOff, AnAsyncWaiterNotHandedAConnectionIsStillNextForTheFollowingReturn) {
-    hand_off h;
-    sync_waiter a, c;
-    async_node b;
-    h.join(a);
-    h.join(b);
-    h.join(c);
+    thread_async_thread q;
+    auto& [h, a, c, b] = q;
     h.after_return(true);  // wakes a
     EXPECT_EQ(h.after_return(true).who, &b);
     // A running caller took that connection first: b is still queued, and still next.
