@@ -5,8 +5,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <optional>
 #include <thread>
 
+#include "core/queued_caller.hpp"
 #include "core/test_pool.hpp"
 
 namespace lifeguard::testing {
@@ -261,6 +263,35 @@ TEST(PoolWorker, SoftEvictRetiresIdleNowAndLeasedOnReturn) {
     EXPECT_EQ(pool->stats().closed_for(close_reason::evicted), 3u);
     EXPECT_EQ(pool->stats().idle, 3u);
     EXPECT_EQ(f.driver.with([](auto& s) { return s.open; }), 3);
+}
+
+// A caller queues in a pool at max_size: nothing the worker can do helps it (only a return
+// can), so it must not wake the worker. Each wake-up is a context switch that, on a loaded
+// machine, the running threads pay for (bench/core's tail waits doubled with it).
+TEST(PoolWorker, ACallerWaitingInAFullPoolDoesNotWakeTheWorker) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 1, .min_idle = 1});
+    std::optional<manual_pool::lease_type> held = pool->acquire();
+    const std::uint64_t before = pool->core().work_requests();
+    queued_caller caller(*pool, *f.events);
+    EXPECT_EQ(pool->core().work_requests(), before) << "the worker was woken for a caller it cannot serve";
+    held.reset();
+    caller.join();
+    EXPECT_TRUE(caller.served());
+}
+
+// The other side: below max_size the worker must open a connection for the caller, at once.
+TEST(PoolWorker, ACallerWaitingInAPoolWithRoomWakesTheWorkerToOpenOne) {
+    manual_fixture f;
+    auto pool = f.make_filled({.max_size = 2, .min_idle = 1});
+    auto held = pool->acquire();
+    const std::uint64_t before = pool->core().work_requests();
+    queued_caller caller(*pool, *f.events);
+    EXPECT_GT(pool->core().work_requests(), before) << "the worker was not asked to open a connection";
+    pool->run_worker_once();
+    caller.join();
+    EXPECT_TRUE(caller.served());
+    EXPECT_EQ(connects(f.driver), 2);
 }
 
 }  // namespace
