@@ -57,7 +57,8 @@ TEST(WakeArming, ACallerThatWaitsSoonAfterTheQueueEmptiedArmsNoNewFence) {
 TEST(WakeArming, AfterTheBoundOfReturnsWithNobodyWaitingTheNextWaiterArmsAgain) {
     one_waiter_served s;
     s.borrow_and_return(detail::sleepers_linger_returns);
-    EXPECT_EQ(s.armings_for_next_waiter(), 1u) << "returns still take the slow path long after the queue emptied";
+    EXPECT_EQ(s.armings_for_next_waiter(), 1u)
+        << "returns still take the slow path long after the queue emptied";
 }
 
 }  // namespace

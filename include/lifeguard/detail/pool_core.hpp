@@ -32,17 +32,17 @@
 // whether an async lease leaves its reset to the worker (slot::reset_by_worker) costs about
 // 0.4 ns of the pair (12.0 → 12.4 ns, medians, the two builds run alternately).
 //
-// Hand-off policy. Waiters are queued FIFO. Callers that are running and do not wait may take
-// an idle connection first ("barging"): that keeps connections busy instead of parked while a
+// Hand-off policy. Waiters are queued FIFO. Callers that are running and do not wait may take an
+// idle connection first ("barging"): that keeps connections busy instead of parked while a
 // sleeping waiter is scheduled. While anyone waits (and for `sleepers_linger_returns` returns
 // after the queue empties, so that the next waiter need not fence again), every return takes the
-// slow path and wakes the oldest waiter that no return has woken yet (a condition variable's notify_one, but in
-// arrival order); then the returning thread yields its CPU, so that the woken thread runs now,
-// while the returner holds no connection, rather than a time slice later (0.1-4 ms here under
-// load); an async waiter has no thread to wake, so when it is the oldest not yet served (behind
-// threads woken for earlier returns) it is handed the connection. A woken waiter, like the
-// head, takes any idle connection; if a running caller took it first, it sleeps until a return
-// wakes it again. Barging is bounded twice over:
+// slow path and wakes the oldest waiter that no return has woken yet (a condition variable's
+// notify_one, but in arrival order); then the returning thread yields its CPU, so that the woken
+// thread runs now, while the returner holds no connection, rather than a time slice later (0.1-4
+// ms here under load); an async waiter has no thread to wake, so when it is the oldest not yet
+// served (behind threads woken for earlier returns) it is handed the connection. A woken waiter,
+// like the head, takes any idle connection; if a running caller took it first, it sleeps until a
+// return wakes it again. Barging is bounded twice over:
 //  - by count: once any connection has been lent `fair_after_leases` (1024) times since the
 //    head began to wait (checked on return, with one comparison);
 //  - by time: once the head has waited `fair_after` (1 ms).
@@ -1098,11 +1098,11 @@ private:
         if (active_waiters_.fetch_sub(1, std::memory_order_relaxed) == 1 && hand_off_.empty()) waiters_gone_.notify_all();
     }
 
-    /// Makes every return from now on take the slow path, which wakes a sleeping waiter. Armed
-    /// once for all waiters: the flag stays set until the queue has stayed empty for
-    /// `sleepers_linger_returns` returns, and once a heavy fence
-    /// has followed its arming, every later return sees it (store-fence-load pairs with
-    /// release(): either we see their slot or they see our flag). May release the mutex.
+    /// Makes every return from now on take the slow path, which wakes a sleeping waiter. Armed once for
+    /// all waiters: the flag stays set until the queue has stayed empty for `sleepers_linger_returns`
+    /// returns, and once a heavy fence has followed its arming, every later return sees it
+    /// (store-fence-load pairs with release(): either we see their slot or they see our flag). May
+    /// release the mutex.
     void arm_wake_locked(std::unique_lock<std::mutex>& lock) {
         if (sleepers_armed_locked()) return;
         slow_path_.fetch_or(slow_sleepers, std::memory_order_seq_cst);
@@ -1143,7 +1143,8 @@ private:
     /// slow_sleepers after `sleepers_linger_returns` of them. True when there was nobody to
     /// serve (mutex held).
     bool sleepers_linger_locked() noexcept {
-        if (!hand_off_.empty() || !(slow_path_.load(std::memory_order_relaxed) & slow_sleepers)) return false;
+        if (!hand_off_.empty()) return false;
+        if (!(slow_path_.load(std::memory_order_relaxed) & slow_sleepers)) return false;
         if (++returns_since_queue_emptied_ >= sleepers_linger_returns)
             slow_path_.fetch_and(~slow_sleepers, std::memory_order_relaxed);
         return true;
