@@ -126,8 +126,41 @@ TEST(HandOff, ReturnsWakeSleepingThreadsOneEachInArrivalOrder) {
     EXPECT_EQ(d.who, &b) << "the next return wakes the next thread";
     EXPECT_EQ(h.after_return(true).who, &c);
     EXPECT_EQ(h.after_return(true).step, serve_step::nothing) << "every thread was woken already";
-    a.woken_by_return = false;  // a ran and went back to sleep
+    EXPECT_TRUE(h.take_wake(a));  // a ran and went back to sleep
     EXPECT_EQ(h.after_return(true).who, &a);
+}
+
+// unserved() lets a return skip the pool's mutex when it is 0 (pool_core's
+// return_needs_nobody()), so it must count exactly the waiters a return would act for.
+TEST(HandOff, UnservedCountsAsyncWaitersAndThreadsNoReturnHasWoken) {
+    hand_off h;
+    sync_waiter a, c;
+    async_node b;
+    h.join(a);
+    h.join(b);
+    h.join(c);
+    EXPECT_EQ(h.unserved(), 3u);
+    h.after_return(true);  // wakes a
+    EXPECT_EQ(h.unserved(), 2u);
+    h.after_return(true);  // hands b the connection: b stays unserved until the engine dequeues it
+    EXPECT_EQ(h.unserved(), 2u);
+    h.leave(b);
+    EXPECT_EQ(h.unserved(), 1u);
+    h.after_return(true);  // wakes c
+    EXPECT_EQ(h.unserved(), 0u) << "both threads were woken: a return has nothing to do";
+    EXPECT_EQ(h.after_return(true).step, serve_step::nothing);
+    EXPECT_FALSE(h.take_wake(b)) << "not woken: nothing taken";
+    EXPECT_TRUE(h.take_wake(c));  // c ran, found nothing, sleeps again
+    EXPECT_EQ(h.unserved(), 1u);
+    EXPECT_FALSE(h.take_wake(c)) << "a wake is taken once";
+    h.leave(a);  // woken: leaving does not change the count
+    EXPECT_EQ(h.unserved(), 1u);
+    h.leave(c);
+    EXPECT_EQ(h.unserved(), 0u);
+    h.leave(c);  // not queued any more: nothing changes
+    EXPECT_EQ(h.unserved(), 0u);
+    h.rejoin_first(c);
+    EXPECT_EQ(h.unserved(), 1u);
 }
 
 /// A queue of thread a, async waiter b and thread c, joined in that order.

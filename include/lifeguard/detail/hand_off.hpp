@@ -62,6 +62,10 @@ public:
     std::size_t size() const noexcept { return queue_.size(); }
     bool empty() const noexcept { return queue_.empty(); }
     bool head_owed() const noexcept { return head_owed_; }
+    /// Queued waiters a return has something to do for: asynchronous ones, and threads no
+    /// return has woken yet. While there are none, a return need not serve the queue: every
+    /// queued thread has been woken and will come to claim.
+    std::size_t unserved() const noexcept { return unserved_; }
 
     template <class F>
     void for_each(F&& f) const {
@@ -79,6 +83,7 @@ public:
                     before = q;
                     break;
                 }
+        if (counts_as_unserved(w)) ++unserved_;
         if (!before) {
             queue_.push_back(w);
         } else {
@@ -105,11 +110,24 @@ public:
     }
 
     /// Puts `w` back first: a connection handed to it failed its check and it keeps its place.
-    void rejoin_first(waiter& w) noexcept { queue_.push_front(w); }
+    void rejoin_first(waiter& w) noexcept {
+        if (counts_as_unserved(w)) ++unserved_;
+        queue_.push_front(w);
+    }
+
+    /// `w`, a queued thread, runs: true when a return had woken it. From now on it is unserved
+    /// again: if it sleeps once more, the next return wakes it.
+    bool take_wake(waiter& w) noexcept {
+        if (!w.woken_by_return) return false;
+        w.woken_by_return = false;
+        if (w.queued) ++unserved_;
+        return true;
+    }
 
     departure leave(waiter& w) noexcept {
         departure d;
         d.was_head = queue_.head() == &w;
+        if (w.queued && counts_as_unserved(w)) --unserved_;
         queue_.remove(w);
         if (d.was_head && head_owed_) {
             head_owed_ = false;
@@ -160,13 +178,17 @@ public:
             if (w->woken_by_return) continue;
             if (w->async) return {serve_step::hand_to_async, w};
             w->woken_by_return = true;
+            --unserved_;
             return {serve_step::wake_thread, w};
         }
         return {};
     }
 
 private:
+    static bool counts_as_unserved(const waiter& w) noexcept { return w.async || !w.woken_by_return; }
+
     wait_queue queue_;
+    std::size_t unserved_ = 0;  ///< see unserved()
     bool head_owed_ = false;
 };
 
