@@ -1151,9 +1151,15 @@ private:
     bool sleepers_linger_locked() noexcept {
         if (!hand_off_.empty()) return false;
         if (!(slow_path_.load(std::memory_order_relaxed) & slow_sleepers)) return false;
-        if (returns_since_queue_emptied_.fetch_add(1, std::memory_order_relaxed) + 1 >= sleepers_linger_returns)
-            slow_path_.fetch_and(~slow_sleepers, std::memory_order_relaxed);
+        if (!count_lingering_return()) slow_path_.fetch_and(~slow_sleepers, std::memory_order_relaxed);
         return true;
+    }
+
+    /// Counts a return made while the queue is empty and slow_sleepers lingers: true while the
+    /// bit should linger on (fewer than `sleepers_linger_returns` such returns so far).
+    bool count_lingering_return() noexcept {
+        const std::uint32_t count = returns_since_queue_emptied_.fetch_add(1, std::memory_order_relaxed) + 1;
+        return count < sleepers_linger_returns;
     }
 
     /// A return that found only slow_sleepers set, without the mutex: true when it has nothing
@@ -1165,7 +1171,7 @@ private:
         std::atomic_thread_fence(std::memory_order_seq_cst);
         if (unserved_.load(std::memory_order_relaxed) != 0) return false;
         if (waiting_.load(std::memory_order_relaxed) != 0) return true;
-        return returns_since_queue_emptied_.fetch_add(1, std::memory_order_relaxed) + 1 < sleepers_linger_returns;
+        return count_lingering_return();
     }
 
     /// Publishes the queue's counts for readers without the mutex (mutex held), then fences:
