@@ -90,6 +90,7 @@
 #include "lifeguard/detail/observer_list.hpp"
 #include "lifeguard/detail/return_guard.hpp"
 #include "lifeguard/detail/slot_table.hpp"
+#include "lifeguard/detail/thread_counter.hpp"
 #include "lifeguard/detail/waiter.hpp"
 #include "lifeguard/driver.hpp"
 #include "lifeguard/errors.hpp"
@@ -659,7 +660,7 @@ public:
         for (std::size_t r = 0; r < close_reason_count; ++r) st.closed[r] = closed_[r].load(std::memory_order_relaxed);
         st.leaks = leaks_.load(std::memory_order_relaxed);
         st.deadlocks = deadlocks_.load(std::memory_order_relaxed);
-        st.nested_acquisitions = nested_.load(std::memory_order_relaxed);
+        st.nested_acquisitions = nested_.read();
         st.acquire_wait = acquire_wait_.get();
         st.acquire_wait.count = st.acquired;  // acquires that did not wait count as zero
         st.creation = creation_.get();
@@ -734,7 +735,7 @@ public:
     }
 
     void count_deadlock() noexcept override { deadlocks_.fetch_add(1, std::memory_order_relaxed); }
-    void count_nested_acquisition() noexcept override { nested_.fetch_add(1, std::memory_order_relaxed); }
+    void count_nested_acquisition() noexcept override { nested_.add(); }
 
     lease_info lease_info_of(const slot_type& s) const noexcept {
         return {(std::uint64_t{s.index} << 40) | s.lease_seq.load(std::memory_order_relaxed),
@@ -1822,7 +1823,8 @@ private:
     observer_list observers_;
 
     std::atomic<std::uint64_t> timeouts_{0}, rejected_{0}, created_{0}, connect_failures_{0}, leaks_{0},
-        deadlocks_{0}, nested_{0}, emergency_lent_{0}, emergency_failed_{0}, worker_resets_{0};
+        deadlocks_{0}, emergency_lent_{0}, emergency_failed_{0}, worker_resets_{0};
+    thread_counter nested_;  ///< the detector counts every nested borrow: no locked add (see there)
     std::atomic<std::uint64_t> closed_[close_reason_count]{};
     atomic_timing acquire_wait_, creation_;
     health_window health_;  ///< connect attempts and queued acquires, for health()
