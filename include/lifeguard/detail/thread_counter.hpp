@@ -5,7 +5,7 @@
 // acquisitions is added to on every nested borrow the detector sees, and on the 2-vCPU guests
 // lifeguard is measured on that one instruction was about a third of what the detector costs a
 // nested borrow (perf, bench/detector nested/on: 8.6 ns of the borrow + return in the count,
-// 2.0 ns with this counter). bench/detector's nested_count pair: a relaxed fetch_add 7.7 ns,
+// 2.0 ns with this counter). bench/detector's nested_count pair: a relaxed fetch_add 7.7-8.1 ns,
 // add() 1.8 ns (CPU time, one process, medians).
 //
 // How. Each thread keeps a few cells of its own, each tagged with the id of the counter it
