@@ -45,6 +45,7 @@ struct thread_counter::exit_hook {
         while (*link != &mine) link = &(*link)->next;
         *link = mine.next;
         mine.registered = false;
+        mine.exited = true;
     }
 };
 
@@ -69,7 +70,7 @@ thread_counter::~thread_counter() {
 
 void thread_counter::add_slow(std::uint64_t n) noexcept {
     cells& mine = thread_cells;
-    {
+    if (!mine.exited) {
         std::lock_guard lock(registry().mutex);
         for (std::size_t i = 0; i < cells_per_thread; ++i) {
             if (mine.owner[i].load(std::memory_order_relaxed) != 0) continue;
@@ -85,7 +86,7 @@ void thread_counter::add_slow(std::uint64_t n) noexcept {
             return;
         }
     }
-    base_.fetch_add(n, std::memory_order_relaxed);  // no cell free: a locked add, as before
+    base_.fetch_add(n, std::memory_order_relaxed);  // no cell free, or exiting: a locked add, as before
 }
 
 std::uint64_t thread_counter::read() const noexcept {
@@ -96,6 +97,13 @@ std::uint64_t thread_counter::read() const noexcept {
         for (std::size_t i = 0; i < cells_per_thread; ++i)
             if (t->owner[i].load(std::memory_order_relaxed) == id_) sum += t->value[i].load(std::memory_order_relaxed);
     return sum;
+}
+
+std::size_t thread_counter::registered_thread_count() noexcept {
+    std::lock_guard lock(registry().mutex);
+    std::size_t count = 0;
+    for (const cells* t = registered_threads(); t; t = t->next) ++count;
+    return count;
 }
 
 }  // namespace lifeguard::detail

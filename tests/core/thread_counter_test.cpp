@@ -96,6 +96,29 @@ TEST(ThreadCounter, AThreadOutlivingItsCounterLeavesNothingBehind) {
     worker.join();
 }
 
+// Adds from a thread_local destructor that runs after the counter's exit hook (it was
+// constructed before the thread's first add, so it is destroyed after the hook).
+struct adds_when_destroyed {
+    thread_counter* counter = nullptr;
+    ~adds_when_destroyed() {
+        if (counter) counter->add(5);
+    }
+};
+thread_local adds_when_destroyed late_adder;
+
+TEST(ThreadCounter, AnAddAfterTheThreadsExitHookIsCountedToo) {
+    thread_counter c;
+    const std::size_t threads_before = thread_counter::registered_thread_count();
+    std::thread worker([&] {
+        late_adder.counter = &c;  // constructed now, before the first add registers the hook
+        c.add();
+    });
+    worker.join();
+    EXPECT_EQ(c.read(), 6u);
+    EXPECT_EQ(thread_counter::registered_thread_count(), threads_before)
+        << "the exited thread left cells in the registry: a read would walk its freed storage";
+}
+
 TEST(ThreadCounter, ReadsNeverGoBackwardsWhileThreadsAddAndExit) {
     thread_counter c;
     std::atomic<bool> stop{false};

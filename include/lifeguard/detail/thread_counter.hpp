@@ -60,6 +60,9 @@ public:
         return held;
     }
 
+    /// Threads holding cells now, in the registry that read() walks (for tests).
+    static std::size_t registered_thread_count() noexcept;
+
     struct exit_hook;  // implementation: folds an exiting thread's cells into their counters
 
 private:
@@ -70,6 +73,7 @@ private:
         std::atomic<std::uint64_t> value[cells_per_thread];  ///< written only by this thread
         cells* next;                                          ///< in the list of registered threads
         bool registered;
+        bool exited;  ///< the exit hook ran: later adds (from other thread_local destructors) go to base_
     };
     static constinit inline thread_local cells thread_cells{};
 
