@@ -13,8 +13,8 @@
 // and store (no other thread writes it). read() sums the counter's base and every thread's cell
 // for it, under one process-wide mutex. A thread that exits folds its cells into their counters'
 // bases under that mutex, so a read sees each addition exactly once and never goes backwards.
-// A thread with no cell free for a counter adds to the base with a fetch_add (correct, as slow as
-// before). Counters are never confused: ids come from one process-wide sequence and are not
+// A thread with no cell free for a counter, or one whose exit hook already ran (an add from a
+// later thread_local destructor), adds to the base with a fetch_add (correct, as slow as before). Counters are never confused: ids come from one process-wide sequence and are not
 // reused; a destroyed counter frees the cells tagged with its id.
 //
 // Contract: add() never runs concurrently with the counter's destruction (the pool destroys
