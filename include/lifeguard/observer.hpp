@@ -61,7 +61,7 @@ public:
     virtual std::uint64_t id() const noexcept = 0;
     virtual const std::string& name() const noexcept = 0;
     virtual const pool_options& options() const noexcept = 0;
-    /// Lock-free snapshot.
+    /// Snapshot; never takes the pool's mutex (see basic_pool::stats()).
     virtual pool_stats stats() const noexcept = 0;
     /// The pool clock's current time since its epoch.
     virtual std::chrono::nanoseconds now() const noexcept = 0;

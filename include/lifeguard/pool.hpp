@@ -139,7 +139,8 @@ public:
     /// Attaches an observer (detector, metrics, logging). Thread-safe, any time.
     void add_observer(std::shared_ptr<pool_observer> observer) { core_->add_observer(std::move(observer)); }
 
-    /// Lock-free snapshot of gauges, counters and timings.
+    /// Snapshot of gauges, counters and timings. Never takes the pool's mutex; summing the
+    /// nested-acquisition count's per-thread cells takes a brief process-wide lock.
     pool_stats stats() const noexcept { return core_->stats(); }
 
     /// The diagnostics of the most recent failed acquire, or null.

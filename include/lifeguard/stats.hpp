@@ -1,4 +1,5 @@
-// A point-in-time snapshot of a pool: gauges, counters and timings. Taking one is lock-free.
+// A point-in-time snapshot of a pool: gauges, counters and timings. Taking one never takes the
+// pool's mutex (the nested-acquisition count is summed under a brief process-wide lock).
 #pragma once
 
 #include <array>
