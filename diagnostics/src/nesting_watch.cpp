@@ -7,26 +7,6 @@
 namespace lifeguard::diagnostics::detail {
 namespace {
 
-/// The nesting pair this thread saw last (the "chain cache" one level closer than the seen
-/// table): a repeat of it costs a few compares and a plain increment, no hash, no probe and no
-/// read-modify-write. Its occurrences are added to the seen table's counter in batches of
-/// `nest_batch`, when the thread moves to another pair, when it exits, and when it reads the
-/// counters itself (snapshot, reports), so other threads may see a pair's count lag by less than
-/// `nest_batch` per thread still running. Trivially constructible and destructible: reading it
-/// costs a plain thread-local access.
-struct nest_cache {
-    std::uint64_t watch;         ///< uid of the nesting watch, 0 = empty
-    std::uint64_t epoch;         ///< its pool epoch when filled (a detach may free the pool's address)
-    std::uint64_t pool;          ///< key_of(pool)
-    std::uint64_t outer, inner;  ///< site keys
-    std::uint64_t depth;         ///< a depth the seen table already holds for the pair (Cm so far)
-    std::size_t index;           ///< the pair's entry in the seen table
-    std::uint64_t pending;       ///< occurrences not yet added to its counter
-    bool exit_hook;              ///< nest_exit registered for this thread
-};
-constinit thread_local nest_cache nest{0, 0, 0, 0, 0, 0, 0, 0, false};
-constexpr std::uint64_t nest_batch = 16;
-
 /// Watches alive now (by uid), so that a thread exiting with pending counts adds them only to a
 /// watch that still exists. Touched when a watch is made or destroyed and when such a thread
 /// exits or moves to another watch's pair.
@@ -39,11 +19,11 @@ std::unordered_map<std::uint64_t, const seen_table*>& live_watches() {
 
 /// Adds the thread's pending count to the pair's counter if its watch still exists.
 void flush_foreign_count() noexcept {
-    if (nest.pending == 0 || nest.watch == 0) return;
+    if (this_thread_nest.pending == 0 || this_thread_nest.watch == 0) return;
     std::lock_guard lock(watches_mutex);
-    const auto it = live_watches().find(nest.watch);
-    if (it != live_watches().end()) it->second->add_count(nest.index, nest.pending);
-    nest.pending = 0;
+    const auto it = live_watches().find(this_thread_nest.watch);
+    if (it != live_watches().end()) it->second->add_count(this_thread_nest.index, this_thread_nest.pending);
+    this_thread_nest.pending = 0;
 }
 
 struct nest_exit {
@@ -65,20 +45,6 @@ nesting_watch::~nesting_watch() {
     live_watches().erase(uid_);
 }
 
-bool nesting_watch::count_repeat(pool_view& pool, std::uint64_t address, const std::source_location& outer,
-                                 const std::source_location& inner, std::uint64_t depth) noexcept {
-    nest_cache& c = nest;
-    if (c.watch != uid_ || c.pool != address || c.outer != site_key(outer) || c.inner != site_key(inner) ||
-        depth > c.depth || c.epoch != pool_epoch_.load(std::memory_order_relaxed)) [[unlikely]]
-        return false;
-    pool.count_nested_acquisition();
-    if (++c.pending == nest_batch) {
-        seen_pairs_.add_count(c.index, c.pending);
-        c.pending = 0;
-    }
-    return true;
-}
-
 std::optional<nesting_sighting> nesting_watch::count(pool_view& pool, std::uint64_t address,
                                                      const std::source_location& outer,
                                                      const std::source_location& inner, std::uint64_t depth) {
@@ -91,20 +57,20 @@ std::optional<nesting_sighting> nesting_watch::count(pool_view& pool, std::uint6
         return nesting_sighting{id, key, outer, inner, depth, at == seen_table::npos};
     // A known pair, no deeper than before: cache it for this thread's next occurrences.
     flush_own_count();
-    if (nest.watch != 0 && nest.pending != 0) flush_foreign_count();
-    if (!nest.exit_hook) {
-        nest.exit_hook = true;
+    if (this_thread_nest.watch != 0 && this_thread_nest.pending != 0) flush_foreign_count();
+    if (!this_thread_nest.exit_hook) {
+        this_thread_nest.exit_hook = true;
         [[maybe_unused]] nest_exit* touch = &nest_exit_guard;  // registers its destructor
     }
-    nest = {uid_, epoch, address, site_key(outer), site_key(inner), seen_pairs_.max(at), at, 0, true};
+    this_thread_nest = {uid_, epoch, address, site_key(outer), site_key(inner), seen_pairs_.max(at), at, 0, true};
     return std::nullopt;
 }
 
 /// Adds this thread's pending count of a pair of this watch to the seen table.
 void nesting_watch::flush_own_count() const noexcept {
-    if (nest.watch != uid_ || nest.pending == 0) return;
-    seen_pairs_.add_count(nest.index, nest.pending);
-    nest.pending = 0;
+    if (this_thread_nest.watch != uid_ || this_thread_nest.pending == 0) return;
+    seen_pairs_.add_count(this_thread_nest.index, this_thread_nest.pending);
+    this_thread_nest.pending = 0;
 }
 
 reports_to_emit nesting_watch::record(pool_record& rec, pool_view& pool, const nesting_sighting& s) {
