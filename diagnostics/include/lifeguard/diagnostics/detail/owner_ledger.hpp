@@ -75,15 +75,21 @@ public:
     /// Calls f(const ledger_entry&) for each entry of `owner`; stops early when f returns true.
     template <class F>
     void for_each(owner_id owner, F&& f) const {
+        // The arrays' addresses in locals (here and in probe()): the acquire loads would
+        // otherwise make the compiler reload the members at every key. With the keys' loop
+        // unrolled, a nested borrow + return cost 2 ns less (bench/detector nested/on 32.9 ->
+        // 30.8 ns, medians of three alternating rounds of both builds).
+        const bucket* const buckets = buckets_.get();
+        const payload* const payloads = payloads_.get();
         probe(owner, [&](std::size_t b, std::size_t s, bool) {
-            const payload& p = payloads_[b * stride + s];
+            const payload& p = payloads[b * stride + s];
             const std::uint64_t tag = p.tag.load(std::memory_order_acquire);
             if (tag == 0) return false;  // being added
             const ledger_entry e{tag, p.pool.load(std::memory_order_relaxed),
                                  p.site.load(std::memory_order_relaxed)};
             // Seqlock-style re-check: the slot may have been freed and reused while we read it.
             std::atomic_thread_fence(std::memory_order_acquire);
-            if (buckets_[b].keys[s].load(std::memory_order_relaxed) != owner ||
+            if (buckets[b].keys[s].load(std::memory_order_relaxed) != owner ||
                 p.tag.load(std::memory_order_relaxed) != tag)
                 return false;
             return static_cast<bool>(f(e));
@@ -205,13 +211,16 @@ private:
     /// Calls f(bucket, slot, spilled) for every slot keyed by `owner` until f returns true.
     template <class F>
     bool probe(owner_id owner, F&& f) const {
-        const std::size_t home = home_of(owner);
-        const std::size_t depth = buckets_[home].spill.load(std::memory_order_acquire) == 0 ? 1 : max_probe;
+        const bucket* const buckets = buckets_.get();
+        const std::size_t mask = mask_;
+        const std::size_t home = static_cast<std::size_t>(owner) & mask;  // home_of(), from the local
+        const std::size_t depth = buckets[home].spill.load(std::memory_order_acquire) == 0 ? 1 : max_probe;
         for (std::size_t i = 0; i < depth; ++i) {
-            const std::size_t b = (home + i) & mask_;
+            const std::size_t b = (home + i) & mask;
+            const auto& k = buckets[b].keys;
+#pragma GCC unroll 7
             for (std::size_t s = 0; s < slots_per_bucket; ++s)
-                if (buckets_[b].keys[s].load(std::memory_order_acquire) == owner && f(b, s, i != 0))
-                    return true;
+                if (k[s].load(std::memory_order_acquire) == owner && f(b, s, i != 0)) return true;
         }
         return false;
     }
