@@ -310,12 +310,17 @@ private:
         std::uint64_t same = 0;
         std::source_location outer;
         bool others = false;
+        bool unseen_edges = false;  // an order edge from another pool held to this one is new
         ledger_.for_each(owner, [&](const ledger_entry& e) {
             if (e.is_wait()) return false;
-            if (e.pool != key)
+            if (e.pool != key) {
                 others = true;
-            else if (same++ == 0)
+                // Known edges are the rule: asked here, they cost no second pass over the ledger.
+                if (orders_.unseen_edge(e.pool, key)) [[unlikely]]
+                    unseen_edges = true;
+            } else if (same++ == 0) {
                 outer = e.site;
+            }
             return false;
         });
         if (same == 0 && !others) return;
@@ -324,7 +329,7 @@ private:
         if (pool.options().on_deadlock == deadlock_policy::ignore) return;
         if (same != 0)
             if (const auto sighting = nesting_.count(pool, key, outer, site, same + 1)) record_nesting(pool, *sighting);
-        if (others)
+        if (unseen_edges)
             ledger_.for_each(owner, [&](const ledger_entry& e) {
                 if (!e.is_wait() && e.pool != key)
                     if (const auto edge = orders_.unseen_edge(e.pool, key)) [[unlikely]]
